@@ -1,0 +1,584 @@
+//! `opbench`: CPU op benchmarks for keras-rs.
+//!
+//! ```text
+//! cargo run --release -p keras-bench --bin opbench [-- --quick] [-- --filter SUBSTR]
+//! ```
+//!
+//! Measures sgemm (512/1024/2048) with every candidate GEMM library on 1 and 2 threads, NumPy
+//! (OpenBLAS) when `$KERAS_BENCH_PYTHON` (default `python3`) can import numpy, the chosen
+//! `keras_cpu::matmul::gemm`, a 3x3 conv2d forward and forward+backward, and max pooling.
+//! Prints a table and one `BENCH {json}` line per case (median of the timed repetitions after
+//! warm-up). `--filter` keeps the cases whose `case/impl` name contains the substring.
+
+use std::process::Command;
+
+use keras_backend::op::{Conv2dParams, Pool2dParams, PoolKind};
+use keras_bench::{table_header, time_ms, CountingAlloc, Record};
+use keras_cpu::matmul::MatRef;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc::new();
+
+const SIZES: [usize; 3] = [512, 1024, 2048];
+
+struct Opts {
+    quick: bool,
+    filter: Option<String>,
+    /// Set in a child process that measures `matrixmultiply` with a fixed thread count (its
+    /// pool size is read once from `MATMUL_NUM_THREADS`).
+    child_mm: Option<usize>,
+}
+
+impl Opts {
+    fn parse() -> Result<Opts, String> {
+        let mut o = Opts {
+            quick: false,
+            filter: None,
+            child_mm: None,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--quick" => o.quick = true,
+                "--filter" => o.filter = Some(it.next().ok_or("--filter needs a value")?),
+                "--child-mm" => {
+                    let v = it.next().ok_or("--child-mm needs a thread count")?;
+                    o.child_mm = Some(v.parse().map_err(|_| format!("bad thread count {v}"))?);
+                }
+                "-h" | "--help" => {
+                    println!("usage: opbench [--quick] [--filter SUBSTR]");
+                    std::process::exit(0);
+                }
+                other => return Err(format!("unknown argument {other}")),
+            }
+        }
+        Ok(o)
+    }
+
+    fn wants(&self, case: &str, imp: &str) -> bool {
+        match &self.filter {
+            None => true,
+            Some(f) => format!("{case}/{imp}").contains(f.as_str()),
+        }
+    }
+
+    /// (warm-up runs, timed runs) for an op of about `flops` floating-point operations.
+    fn reps(&self, flops: f64) -> (usize, usize) {
+        let (w, r) = if self.quick { (1, 3) } else { (2, 9) };
+        // Keep tiny cases long enough to time.
+        if flops < 1e9 {
+            (w * 4, r * 3)
+        } else {
+            (w, r)
+        }
+    }
+}
+
+fn fill(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect()
+}
+
+struct Out {
+    records: Vec<Record>,
+}
+
+impl Out {
+    fn push(&mut self, r: Record) {
+        println!("{}", r.table_row());
+        println!("{}", r.json_line());
+        self.records.push(r);
+    }
+}
+
+fn sgemm_record(n: usize, imp: &str, threads: usize, (ms, min_ms): (f64, f64)) -> Record {
+    let flops = 2.0 * (n as f64).powi(3);
+    Record {
+        case: format!("sgemm_{n}"),
+        imp: imp.into(),
+        threads,
+        ms,
+        min_ms,
+        gflops: flops / ms / 1e6,
+        gbps: 0.0,
+        extra_mib: -1.0,
+    }
+}
+
+fn bench_matrixmultiply(o: &Opts, out: &mut Out, threads: usize) {
+    for n in SIZES {
+        if !o.wants(&format!("sgemm_{n}"), "matrixmultiply") {
+            continue;
+        }
+        let (a, b) = (fill(n * n, 1), fill(n * n, 2));
+        let mut c = vec![0.0f32; n * n];
+        let (w, r) = o.reps(2.0 * (n as f64).powi(3));
+        let t = time_ms(w, r, || {
+            let ni = n as isize;
+            // SAFETY: a, b, c are n*n row-major buffers; the strides address only them.
+            unsafe {
+                matrixmultiply::sgemm(
+                    n,
+                    n,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    ni,
+                    1,
+                    b.as_ptr(),
+                    ni,
+                    1,
+                    0.0,
+                    c.as_mut_ptr(),
+                    ni,
+                    1,
+                );
+            }
+        });
+        out.push(sgemm_record(n, "matrixmultiply", threads, t));
+    }
+}
+
+fn bench_gemm_libs(o: &Opts, out: &mut Out) {
+    for n in SIZES {
+        let case = format!("sgemm_{n}");
+        let (a, b) = (fill(n * n, 1), fill(n * n, 2));
+        let mut c = vec![0.0f32; n * n];
+        let (w, r) = o.reps(2.0 * (n as f64).powi(3));
+        for threads in [1usize, 2] {
+            if o.wants(&case, "gemm") {
+                let par = if threads == 1 {
+                    gemm::Parallelism::None
+                } else {
+                    gemm::Parallelism::Rayon(threads)
+                };
+                let t = time_ms(w, r, || {
+                    let ni = n as isize;
+                    // SAFETY: a, b, c are n*n row-major buffers; the strides address only them.
+                    unsafe {
+                        gemm::gemm(
+                            n,
+                            n,
+                            n,
+                            c.as_mut_ptr(),
+                            1,
+                            ni,
+                            false,
+                            a.as_ptr(),
+                            1,
+                            ni,
+                            b.as_ptr(),
+                            1,
+                            ni,
+                            0.0f32,
+                            1.0f32,
+                            false,
+                            false,
+                            false,
+                            par,
+                        )
+                    }
+                });
+                out.push(sgemm_record(n, "gemm", threads, t));
+            }
+            if o.wants(&case, "faer") {
+                let par = if threads == 1 {
+                    faer::Par::Seq
+                } else {
+                    faer::Par::rayon(threads)
+                };
+                let am = faer::MatRef::from_row_major_slice(&a, n, n);
+                let bm = faer::MatRef::from_row_major_slice(&b, n, n);
+                let t = time_ms(w, r, || {
+                    let cm = faer::MatMut::from_row_major_slice_mut(&mut c, n, n);
+                    faer::linalg::matmul::matmul(cm, faer::Accum::Replace, am, bm, 1.0f32, par);
+                });
+                out.push(sgemm_record(n, "faer", threads, t));
+            }
+            if o.wants(&case, "keras_cpu") {
+                let parallel = threads > 1;
+                let (am, bm) = (MatRef::row_major(&a, n, n), MatRef::row_major(&b, n, n));
+                let mut failed = None;
+                let t = time_ms(w, r, || {
+                    if let Err(e) = keras_cpu::matmul::gemm(am, bm, &mut c, 1.0, false, parallel) {
+                        failed = Some(e);
+                    }
+                });
+                match failed {
+                    Some(e) => println!("keras_cpu gemm failed: {e}"),
+                    None => out.push(sgemm_record(
+                        n,
+                        "keras_cpu",
+                        if parallel {
+                            rayon::current_num_threads()
+                        } else {
+                            1
+                        },
+                        t,
+                    )),
+                }
+            }
+        }
+    }
+    // matrixmultiply reads its thread count once per process: measure it in children.
+    for threads in [1usize, 2] {
+        if !SIZES
+            .iter()
+            .any(|n| o.wants(&format!("sgemm_{n}"), "matrixmultiply"))
+        {
+            break;
+        }
+        run_child(
+            o,
+            out,
+            "matrixmultiply",
+            Command::new(std::env::current_exe().unwrap_or_else(|_| "opbench".into()))
+                .arg("--child-mm")
+                .arg(threads.to_string())
+                .env("MATMUL_NUM_THREADS", threads.to_string()),
+        );
+    }
+}
+
+fn run_child(o: &Opts, out: &mut Out, what: &str, cmd: &mut Command) {
+    if o.quick {
+        cmd.arg("--quick");
+    }
+    if let Some(f) = &o.filter {
+        cmd.arg("--filter").arg(f);
+    }
+    match cmd.output() {
+        Ok(res) if res.status.success() => {
+            let text = String::from_utf8_lossy(&res.stdout);
+            for line in text.lines() {
+                if let Some(r) = Record::parse_line(line) {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(res) => println!(
+            "skipping {what}: child failed ({}): {}",
+            res.status,
+            String::from_utf8_lossy(&res.stderr).trim()
+        ),
+        Err(e) => println!("skipping {what}: cannot start child: {e}"),
+    }
+}
+
+const NUMPY_SCRIPT: &str = r#"
+import sys, time
+import numpy as np
+sizes = [int(s) for s in sys.argv[1].split(",")]
+warm, reps, threads = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for n in sizes:
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n), dtype=np.float32) - 0.5
+    b = rng.random((n, n), dtype=np.float32) - 0.5
+    c = np.empty((n, n), dtype=np.float32)
+    for _ in range(warm * (4 if n < 1024 else 1)):
+        np.matmul(a, b, out=c)
+    ts = []
+    for _ in range(reps * (3 if n < 1024 else 1)):
+        t = time.perf_counter(); np.matmul(a, b, out=c); ts.append(time.perf_counter() - t)
+    ts.sort()
+    print("NP", n, threads, ts[len(ts) // 2] * 1e3, ts[0] * 1e3)
+"#;
+
+fn bench_numpy(o: &Opts, out: &mut Out) {
+    let sizes: Vec<String> = SIZES
+        .iter()
+        .filter(|n| o.wants(&format!("sgemm_{n}"), "numpy"))
+        .map(|n| n.to_string())
+        .collect();
+    if sizes.is_empty() {
+        return;
+    }
+    let python = std::env::var("KERAS_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    match Command::new(&python)
+        .args(["-c", "import numpy"])
+        .output()
+    {
+        Ok(r) if r.status.success() => {}
+        Ok(_) => {
+            println!("skipping numpy: `{python} -c 'import numpy'` failed (set KERAS_BENCH_PYTHON)");
+            return;
+        }
+        Err(e) => {
+            println!("skipping numpy: cannot run {python}: {e} (set KERAS_BENCH_PYTHON)");
+            return;
+        }
+    }
+    let (w, r) = o.reps(1e10);
+    for threads in [1usize, 2] {
+        let t = threads.to_string();
+        let res = Command::new(&python)
+            .args(["-c", NUMPY_SCRIPT, &sizes.join(","), &w.to_string(), &r.to_string(), &t])
+            .env("OPENBLAS_NUM_THREADS", &t)
+            .env("OMP_NUM_THREADS", &t)
+            .env("MKL_NUM_THREADS", &t)
+            .output();
+        match res {
+            Ok(res) if res.status.success() => {
+                for line in String::from_utf8_lossy(&res.stdout).lines() {
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    if let ["NP", n, th, ms, min] = f[..] {
+                        if let (Ok(n), Ok(th), Ok(ms), Ok(min)) =
+                            (n.parse(), th.parse(), ms.parse(), min.parse())
+                        {
+                            out.push(sgemm_record(n, "numpy", th, (ms, min)));
+                        }
+                    }
+                }
+            }
+            Ok(res) => println!(
+                "skipping numpy: script failed: {}",
+                String::from_utf8_lossy(&res.stderr).trim()
+            ),
+            Err(e) => println!("skipping numpy: {e}"),
+        }
+    }
+}
+
+/// The reference conv case: 3x3, 32 -> 64 channels, batch 128, 32x32, pad 1.
+fn conv_case() -> Conv2dParams {
+    Conv2dParams {
+        batch: 128,
+        in_hw: [32, 32],
+        in_channels: 32,
+        out_channels: 64,
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [(1, 1), (1, 1)],
+        dilation: [1, 1],
+        groups: 1,
+    }
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn bench_conv(o: &Opts, out: &mut Out) {
+    use keras_cpu::conv::{conv2d_backward_filter, conv2d_backward_input, conv2d_forward};
+    let p = conv_case();
+    let [oh, ow] = p.out_hw();
+    let x = fill(p.batch * p.in_hw[0] * p.in_hw[1] * p.in_channels, 3);
+    let w = fill(
+        p.kernel[0] * p.kernel[1] * p.in_channels / p.groups * p.out_channels,
+        4,
+    );
+    let dy = fill(p.batch * oh * ow * p.out_channels, 5);
+    let threads = rayon::current_num_threads();
+    let (wu, reps) = o.reps(p.flops());
+    let case_name = "conv2d_3x3_32to64_b128_32x32";
+
+    let y_bytes = dy.len() * 4;
+    let dx_bytes = x.len() * 4;
+    let dw_bytes = w.len() * 4;
+    // Peak extra memory of one call beyond its returned buffers.
+    let scratch = |f: &mut dyn FnMut() -> usize| -> f64 {
+        let base = ALLOC.current();
+        ALLOC.reset_peak();
+        let out_bytes = f();
+        mib(ALLOC.peak().saturating_sub(base + out_bytes))
+    };
+
+    let fwd = format!("{case_name}_fwd");
+    if o.wants(&fwd, "keras_cpu") {
+        let mut err = None;
+        let mut run = || match conv2d_forward(&p, &x, &w) {
+            Ok(y) => {
+                std::hint::black_box(&y);
+            }
+            Err(e) => err = Some(e),
+        };
+        let t = time_ms(wu, reps, &mut run);
+        let extra = scratch(&mut || {
+            run();
+            y_bytes
+        });
+        if let Some(e) = err {
+            println!("conv2d_forward failed: {e}");
+        } else {
+            out.push(Record {
+                case: fwd,
+                imp: "keras_cpu".into(),
+                threads,
+                ms: t.0,
+                min_ms: t.1,
+                gflops: p.flops() / t.0 / 1e6,
+                gbps: 0.0,
+                extra_mib: extra,
+            });
+        }
+    }
+    for (suffix, f) in [("_bwd_input", 0), ("_bwd_filter", 1), ("_fwd_bwd", 2)] {
+        let name = format!("{case_name}{suffix}");
+        if !o.wants(&name, "keras_cpu") {
+            continue;
+        }
+        let mut err = None;
+        let mut run = || {
+            let r = (|| -> keras_backend::Result<()> {
+                if f == 2 {
+                    std::hint::black_box(conv2d_forward(&p, &x, &w)?);
+                }
+                if f != 1 {
+                    std::hint::black_box(conv2d_backward_input(&p, &dy, &w)?);
+                }
+                if f != 0 {
+                    std::hint::black_box(conv2d_backward_filter(&p, &x, &dy)?);
+                }
+                Ok(())
+            })();
+            if let Err(e) = r {
+                err = Some(e);
+            }
+        };
+        let t = time_ms(wu, reps, &mut run);
+        let extra = scratch(&mut || {
+            run();
+            // The biggest single output alive at once (each is dropped before the next call).
+            match f {
+                0 => dx_bytes,
+                1 => dw_bytes,
+                _ => y_bytes,
+            }
+        });
+        let flops = p.flops() * if f == 2 { 3.0 } else { 1.0 };
+        if let Some(e) = err {
+            println!("{name} failed: {e}");
+        } else {
+            out.push(Record {
+                case: name,
+                imp: "keras_cpu".into(),
+                threads,
+                ms: t.0,
+                min_ms: t.1,
+                gflops: flops / t.0 / 1e6,
+                gbps: 0.0,
+                extra_mib: extra,
+            });
+        }
+    }
+}
+
+fn bench_pool(o: &Opts, out: &mut Out) {
+    use keras_cpu::pool::{pool2d_backward, pool2d_forward};
+    let p = Pool2dParams {
+        batch: 128,
+        in_hw: [32, 32],
+        channels: 64,
+        kernel: [2, 2],
+        stride: [2, 2],
+        padding: [(0, 0), (0, 0)],
+    };
+    let [oh, ow] = p.out_hw();
+    let x = fill(p.batch * p.in_hw[0] * p.in_hw[1] * p.channels, 6);
+    let dy = fill(p.batch * oh * ow * p.channels, 7);
+    let threads = rayon::current_num_threads();
+    let (wu, reps) = o.reps(1e9);
+    let (xb, yb) = ((x.len() * 4) as f64, (dy.len() * 4) as f64);
+    for (kind, kname) in [(PoolKind::Max, "maxpool"), (PoolKind::Avg, "avgpool")] {
+        // Compulsory traffic: forward reads x, writes y; backward reads x (max only) and dy,
+        // writes dx.
+        for (suffix, bytes, fwd, bwd) in [
+            ("_fwd", xb + yb, true, false),
+            ("_bwd", yb + xb + if kind == PoolKind::Max { xb } else { 0.0 }, false, true),
+            (
+                "_fwd_bwd",
+                2.0 * xb + 2.0 * yb + if kind == PoolKind::Max { xb } else { 0.0 },
+                true,
+                true,
+            ),
+        ] {
+            let name = format!("{kname}2x2_s2_b128_32x32x64{suffix}");
+            if !o.wants(&name, "keras_cpu") {
+                continue;
+            }
+            let mut err = None;
+            let t = time_ms(wu, reps, || {
+                let r = (|| -> keras_backend::Result<()> {
+                    if fwd {
+                        std::hint::black_box(pool2d_forward(kind, &p, &x)?);
+                    }
+                    if bwd {
+                        std::hint::black_box(pool2d_backward(kind, &p, &x, &dy)?);
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = r {
+                    err = Some(e);
+                }
+            });
+            if let Some(e) = err {
+                println!("{name} failed: {e}");
+                continue;
+            }
+            out.push(Record {
+                case: name,
+                imp: "keras_cpu".into(),
+                threads,
+                ms: t.0,
+                min_ms: t.1,
+                gflops: 0.0,
+                gbps: bytes / t.0 / 1e6,
+                extra_mib: -1.0,
+            });
+        }
+    }
+}
+
+fn main() {
+    let o = match Opts::parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("opbench: {e}\nusage: opbench [--quick] [--filter SUBSTR]");
+            std::process::exit(2);
+        }
+    };
+    let mut out = Out {
+        records: Vec::new(),
+    };
+    if let Some(t) = o.child_mm {
+        bench_matrixmultiply(&o, &mut out, t);
+        return;
+    }
+    println!(
+        "opbench: {} rayon threads{}",
+        rayon::current_num_threads(),
+        if o.quick { ", quick" } else { "" }
+    );
+    println!("{}", table_header());
+    bench_gemm_libs(&o, &mut out);
+    bench_numpy(&o, &mut out);
+    bench_conv(&o, &mut out);
+    bench_pool(&o, &mut out);
+
+    // Summary: the chosen GEMM against NumPy at 2048 on all threads.
+    let best = |imp: &str| {
+        out.records
+            .iter()
+            .filter(|r| r.case == "sgemm_2048" && r.imp == imp)
+            .map(|r| r.gflops)
+            .fold(0.0f64, f64::max)
+    };
+    let (ours, np) = (best("keras_cpu"), best("numpy"));
+    if ours > 0.0 && np > 0.0 {
+        println!(
+            "sgemm_2048: keras_cpu {ours:.1} GFLOP/s = {:.0}% of numpy {np:.1}",
+            100.0 * ours / np
+        );
+    }
+    println!("\n{}", table_header());
+    for r in &out.records {
+        println!("{}", r.table_row());
+    }
+}

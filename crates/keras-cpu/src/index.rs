@@ -1,0 +1,233 @@
+//! Indexing along one axis: `index_select` (NumPy `take`), `gather` (`take_along_axis`),
+//! `scatter_add` (their adjoint), cumulative sums and stable argsort.
+//!
+//! Every op views its contiguous input as `(outer, axis, inner)`.
+
+use crate::storage::{CpuStorage, StorageElement};
+use keras_backend::{DType, Error, Layout, Result};
+
+fn split_shape(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    )
+}
+
+/// Resolves indices (negative ones count from the end) and rejects out-of-range ones.
+fn resolve(op: &'static str, idx: &[i64], size: usize) -> Result<Vec<usize>> {
+    idx.iter()
+        .map(|&i| {
+            let j = if i < 0 { i + size as i64 } else { i };
+            if j < 0 || j >= size as i64 {
+                Err(Error::IndexOutOfRange { op, index: i, size })
+            } else {
+                Ok(j as usize)
+            }
+        })
+        .collect()
+}
+
+fn index_vec(s: &CpuStorage, layout: &Layout, op: &'static str) -> Result<Vec<i64>> {
+    match &*s.contiguous(layout) {
+        CpuStorage::I64(v) => Ok(v.clone()),
+        CpuStorage::I32(v) => Ok(v.iter().map(|&x| x as i64).collect()),
+        CpuStorage::U8(v) => Ok(v.iter().map(|&x| x as i64).collect()),
+        other => Err(Error::UnsupportedDType {
+            op,
+            dtype: other.dtype(),
+            hint: "indices must be int32, int64 or uint8",
+        }),
+    }
+}
+
+/// `take(x, indices, axis)` for 1-D `indices`: output shape is `x`'s with `axis` replaced by
+/// `indices.len()`.
+pub fn index_select(s: &CpuStorage, layout: &Layout, idx: &CpuStorage, idx_layout: &Layout, axis: usize) -> Result<CpuStorage> {
+    let (outer, size, inner) = split_shape(layout.shape(), axis);
+    let idx = resolve("index_select", &index_vec(idx, idx_layout, "index_select")?, size)?;
+    let src = s.contiguous(layout);
+    fn go<T: Copy>(v: &[T], idx: &[usize], outer: usize, size: usize, inner: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(outer * idx.len() * inner);
+        for o in 0..outer {
+            for &i in idx {
+                let start = (o * size + i) * inner;
+                out.extend_from_slice(&v[start..start + inner]);
+            }
+        }
+        out
+    }
+    Ok(crate::map_storage!(&*src, v => go(v, &idx, outer, size, inner)))
+}
+
+/// `take_along_axis(x, indices, axis)`: `indices` has `x`'s rank; its sizes off `axis` match
+/// `x`'s (the caller broadcasts); output has `indices`' shape.
+pub fn gather(s: &CpuStorage, layout: &Layout, idx: &CpuStorage, idx_layout: &Layout, axis: usize) -> Result<CpuStorage> {
+    let (outer, size, inner) = split_shape(layout.shape(), axis);
+    let (_, n, _) = split_shape(idx_layout.shape(), axis);
+    let idx = resolve("gather", &index_vec(idx, idx_layout, "gather")?, size)?;
+    let src = s.contiguous(layout);
+    fn go<T: Copy + Default>(v: &[T], idx: &[usize], outer: usize, size: usize, n: usize, inner: usize) -> Vec<T> {
+        let mut out = vec![T::default(); outer * n * inner];
+        for o in 0..outer {
+            for j in 0..n {
+                for k in 0..inner {
+                    let p = (o * n + j) * inner + k;
+                    out[p] = v[(o * size + idx[p]) * inner + k];
+                }
+            }
+        }
+        out
+    }
+    Ok(crate::map_storage!(&*src, v => go(v, &idx, outer, size, n, inner)))
+}
+
+/// PyTorch `scatter_add(x, axis, indices, updates)`: a copy of `x` with `updates[p]` added at
+/// the position `p` with its `axis` coordinate replaced by `indices[p]`. `indices` and
+/// `updates` share a shape whose sizes off `axis` match `x`'s.
+pub fn scatter_add(
+    s: &CpuStorage,
+    layout: &Layout,
+    idx: &CpuStorage,
+    idx_layout: &Layout,
+    upd: &CpuStorage,
+    upd_layout: &Layout,
+    axis: usize,
+) -> Result<CpuStorage> {
+    let (outer, size, inner) = split_shape(layout.shape(), axis);
+    let (_, n, _) = split_shape(idx_layout.shape(), axis);
+    let idx = resolve("scatter_add", &index_vec(idx, idx_layout, "scatter_add")?, size)?;
+    if s.dtype() != upd.dtype() {
+        return Err(Error::DTypeMismatch {
+            op: "scatter_add",
+            lhs: s.dtype(),
+            rhs: upd.dtype(),
+        });
+    }
+    let upd = upd.contiguous(upd_layout);
+    fn go<T: Copy + std::ops::Add<Output = T>>(
+        out: &mut [T],
+        u: &[T],
+        idx: &[usize],
+        outer: usize,
+        size: usize,
+        n: usize,
+        inner: usize,
+    ) {
+        for o in 0..outer {
+            for j in 0..n {
+                for k in 0..inner {
+                    let p = (o * n + j) * inner + k;
+                    let q = (o * size + idx[p]) * inner + k;
+                    out[q] = out[q] + u[p];
+                }
+            }
+        }
+    }
+    let mut out = s.contiguous(layout).into_owned();
+    macro_rules! arm {
+        ($o:expr, $t:ty) => {
+            go($o, upd.as_slice::<$t>()?, &idx, outer, size, n, inner)
+        };
+    }
+    match &mut out {
+        CpuStorage::F32(o) => arm!(o, f32),
+        CpuStorage::F64(o) => arm!(o, f64),
+        CpuStorage::F16(o) => arm!(o, half::f16),
+        CpuStorage::BF16(o) => arm!(o, half::bf16),
+        CpuStorage::I32(o) => arm!(o, i32),
+        CpuStorage::I64(o) => arm!(o, i64),
+        CpuStorage::U8(o) => arm!(o, u8),
+        CpuStorage::Bool(_) => {
+            return Err(Error::UnsupportedDType {
+                op: "scatter_add",
+                dtype: DType::Bool,
+                hint: "",
+            })
+        }
+    }
+    Ok(out)
+}
+
+/// Inclusive cumulative sum along `axis` (half floats accumulate in `f32`).
+pub fn cumsum(s: &CpuStorage, layout: &Layout, axis: usize) -> Result<CpuStorage> {
+    let (outer, size, inner) = split_shape(layout.shape(), axis);
+    if matches!(s.dtype(), DType::F16 | DType::BF16) {
+        let r = cumsum(&s.cast(layout, DType::F32), &Layout::contiguous(layout.shape()), axis)?;
+        return Ok(r.cast(&Layout::contiguous(&[r.len()]), s.dtype()));
+    }
+    fn go<T: Copy + std::ops::Add<Output = T>>(v: &mut [T], outer: usize, size: usize, inner: usize) {
+        for o in 0..outer {
+            for j in 1..size {
+                for k in 0..inner {
+                    let p = (o * size + j) * inner + k;
+                    v[p] = v[p] + v[p - inner];
+                }
+            }
+        }
+    }
+    let mut out = s.contiguous(layout).into_owned();
+    match &mut out {
+        CpuStorage::F32(v) => go(v, outer, size, inner),
+        CpuStorage::F64(v) => go(v, outer, size, inner),
+        CpuStorage::I32(v) => go(v, outer, size, inner),
+        CpuStorage::I64(v) => go(v, outer, size, inner),
+        CpuStorage::U8(v) => go(v, outer, size, inner),
+        other => {
+            return Err(Error::UnsupportedDType {
+                op: "cumsum",
+                dtype: other.dtype(),
+                hint: "cast bool to an integer dtype first",
+            })
+        }
+    }
+    Ok(out)
+}
+
+/// Stable argsort along `axis` (`int64` result of the input's shape). NaNs sort last in
+/// ascending order and first in descending order, as NumPy's ascending sort of `-x` does.
+pub fn argsort(s: &CpuStorage, layout: &Layout, axis: usize, descending: bool) -> Result<CpuStorage> {
+    let (outer, size, inner) = split_shape(layout.shape(), axis);
+    let wide;
+    let src = match s.dtype() {
+        DType::F16 | DType::BF16 => {
+            wide = s.cast(layout, DType::F32);
+            std::borrow::Cow::Borrowed(&wide)
+        }
+        _ => s.contiguous(layout),
+    };
+    fn go<T: StorageElement>(v: &[T], outer: usize, size: usize, inner: usize, desc: bool) -> Vec<i64> {
+        let mut out = vec![0i64; outer * size * inner];
+        let line = |o: usize, k: usize, buf: &mut Vec<usize>| {
+            buf.clear();
+            buf.extend(0..size);
+            let at = |i: usize| v[(o * size + i) * inner + k];
+            buf.sort_by(|&a, &b| {
+                let (x, y) = (at(a), at(b));
+                // NaN (x != x) counts as the largest value.
+                let ord = match (x != x, y != y) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                };
+                if desc {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            });
+        };
+        let mut buf = Vec::with_capacity(size);
+        for o in 0..outer {
+            for k in 0..inner {
+                line(o, k, &mut buf);
+                for (j, &i) in buf.iter().enumerate() {
+                    out[(o * size + j) * inner + k] = i as i64;
+                }
+            }
+        }
+        out
+    }
+    Ok(CpuStorage::I64(crate::with_storage!(&*src, v => go(v, outer, size, inner, descending))))
+}

@@ -1,0 +1,28 @@
+//! The CPU backend of keras-rs: [`CpuStorage`] and a kernel for every primitive op in
+//! `keras_backend::op`, one file per op family.
+//!
+//! Float kernels are generic over [`Float`] (`f32`, `f64`); `f16`/`bf16` are widened to `f32`
+//! around them. Threads come from `rayon`'s global pool; no kernel spawns threads or
+//! allocates per element.
+//!
+//! ```
+//! use keras_backend::{op::UnaryOp, Layout};
+//! use keras_cpu::{unary::unary, CpuStorage};
+//! let s = CpuStorage::F32(vec![-1.0, 2.0]);
+//! let r = unary(UnaryOp::Relu, &s, &Layout::contiguous(&[2])).unwrap();
+//! assert_eq!(r, CpuStorage::F32(vec![0.0, 2.0]));
+//! ```
+
+pub mod binary;
+pub mod conv;
+pub mod float;
+pub mod index;
+pub mod linalg;
+pub mod matmul;
+pub mod pool;
+pub mod reduce;
+pub mod storage;
+pub mod unary;
+
+pub use float::Float;
+pub use storage::{CpuStorage, StorageElement};

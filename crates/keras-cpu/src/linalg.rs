@@ -1,0 +1,91 @@
+//! Batched matrix products over broadcast batch dimensions, on [`crate::matmul::gemm`].
+
+use crate::matmul::{gemm, MatRef};
+use crate::storage::CpuStorage;
+use crate::Float;
+use keras_backend::{DType, Error, Layout, Result};
+use rayon::prelude::*;
+
+/// `a @ b` for layouts `(batch…, m, k)` and `(batch…, k, n)` with identical batch shapes
+/// (the caller broadcasts them, zero strides allowed). Result: contiguous `(batch…, m, n)`.
+pub fn batched_matmul(a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<CpuStorage> {
+    let (sa, sb) = (la.shape(), lb.shape());
+    let r = sa.len();
+    if r < 2 || sb.len() != r || sa[..r - 2] != sb[..r - 2] || sa[r - 1] != sb[r - 2] {
+        return Err(Error::ShapeMismatch {
+            op: "matmul",
+            lhs: sa.to_vec(),
+            rhs: sb.to_vec(),
+        });
+    }
+    if a.dtype() != b.dtype() {
+        return Err(Error::DTypeMismatch {
+            op: "matmul",
+            lhs: a.dtype(),
+            rhs: b.dtype(),
+        });
+    }
+    match (a, b) {
+        (CpuStorage::F32(x), CpuStorage::F32(y)) => Ok(CpuStorage::F32(bmm(x, la, y, lb)?)),
+        (CpuStorage::F64(x), CpuStorage::F64(y)) => Ok(CpuStorage::F64(bmm(x, la, y, lb)?)),
+        (CpuStorage::F16(_), _) | (CpuStorage::BF16(_), _) => {
+            let (x, y) = (a.cast(la, DType::F32), b.cast(lb, DType::F32));
+            let out = batched_matmul(&x, &Layout::contiguous(sa), &y, &Layout::contiguous(sb))?;
+            Ok(out.cast(&Layout::contiguous(&[out.len()]), a.dtype()))
+        }
+        _ => Err(Error::UnsupportedDType {
+            op: "matmul",
+            dtype: a.dtype(),
+            hint: "cast to a float dtype first",
+        }),
+    }
+}
+
+fn bmm<T: Float + Default>(a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Result<Vec<T>> {
+    let r = la.rank();
+    let (m, k, n) = (la.shape()[r - 2], la.shape()[r - 1], lb.shape()[r - 1]);
+    let batch_shape = &la.shape()[..r - 2];
+    let batch: usize = batch_shape.iter().product();
+    let mut out = vec![T::zero(); batch * m * n];
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let offset_of = |l: &Layout, mut i: usize| {
+        let mut off = l.offset() as isize;
+        for d in (0..r - 2).rev() {
+            off += (i % batch_shape[d]) as isize * l.strides()[d];
+            i /= batch_shape[d];
+        }
+        off as usize
+    };
+    let one = |i: usize, c: &mut [T], parallel: bool| {
+        let ma = MatRef {
+            data: a,
+            offset: offset_of(la, i),
+            rows: m,
+            cols: k,
+            row_stride: la.strides()[r - 2],
+            col_stride: la.strides()[r - 1],
+        };
+        let mb = MatRef {
+            data: b,
+            offset: offset_of(lb, i),
+            rows: k,
+            cols: n,
+            row_stride: lb.strides()[r - 2],
+            col_stride: lb.strides()[r - 1],
+        };
+        gemm(ma, mb, c, T::one(), false, parallel)
+    };
+    // Many small products: one thread each. Few large ones: threads inside the GEMM.
+    if batch > 1 && m * n * k < 1 << 18 {
+        out.par_chunks_mut(m * n)
+            .enumerate()
+            .try_for_each(|(i, c)| one(i, c, false))?;
+    } else {
+        for (i, c) in out.chunks_mut(m * n).enumerate() {
+            one(i, c, true)?;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,257 @@
+//! General matrix multiply (GEMM) on strided views, the core of `matmul`, `dense` and every
+//! convolution pass.
+//!
+//! The work is handed to the [`gemm`] crate (chosen by measurement against `matrixmultiply` and
+//! `faer`, see `docs/benchmarks.md`), which packs strided and transposed operands itself, so a
+//! transposed operand is passed as a view with swapped strides and never copied here.
+
+use std::any::TypeId;
+
+use keras_backend::{Error, Result};
+
+use crate::Float;
+
+/// Below this many multiply-adds (`m * n * k`) a GEMM runs on one thread even when `parallel`
+/// is asked for: splitting smaller products costs more than it saves.
+const PARALLEL_MIN_WORK: usize = 48 * 48 * 48;
+
+/// A read-only strided matrix view: element `(i, j)` is
+/// `data[offset + i * row_stride + j * col_stride]`.
+///
+/// Strides may be zero or negative (a broadcast or a reversed axis), as long as every addressed
+/// element lies inside `data`; [`gemm`] checks this before reading.
+///
+/// ```
+/// use keras_cpu::matmul::MatRef;
+/// let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+/// // The 2x3 row-major matrix [[1, 2, 3], [4, 5, 6]] ...
+/// let a = MatRef::row_major(&data, 2, 3);
+/// // ... and its 3x2 transpose, without copying.
+/// let at = a.t();
+/// assert_eq!((at.rows, at.cols, at.row_stride, at.col_stride), (3, 2, 1, 3));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a, T> {
+    /// The backing storage.
+    pub data: &'a [T],
+    /// Index in `data` of element `(0, 0)`.
+    pub offset: usize,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+    /// Distance in elements between `(i, j)` and `(i + 1, j)`.
+    pub row_stride: isize,
+    /// Distance in elements between `(i, j)` and `(i, j + 1)`.
+    pub col_stride: isize,
+}
+
+impl<'a, T> MatRef<'a, T> {
+    /// A `rows x cols` row-major contiguous view of `data` starting at element 0.
+    ///
+    /// ```
+    /// use keras_cpu::matmul::MatRef;
+    /// let a = MatRef::row_major(&[0.0f64; 6], 2, 3);
+    /// assert_eq!((a.row_stride, a.col_stride), (3, 1));
+    /// ```
+    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
+        MatRef {
+            data,
+            offset: 0,
+            rows,
+            cols,
+            row_stride: cols as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of this view (rows and columns swapped; no data moves).
+    ///
+    /// ```
+    /// use keras_cpu::matmul::MatRef;
+    /// let a = MatRef::row_major(&[0.0f32; 6], 2, 3).t();
+    /// assert_eq!((a.rows, a.cols), (3, 2));
+    /// ```
+    pub fn t(self) -> Self {
+        MatRef {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Checks that every element the view addresses lies inside `data`.
+    fn check(&self, what: &str) -> Result<()> {
+        if self.rows == 0 || self.cols == 0 {
+            return Ok(());
+        }
+        let span = |n: usize, s: isize| -> (i128, i128) {
+            let d = (n as i128 - 1) * s as i128;
+            (d.min(0), d.max(0))
+        };
+        let (rlo, rhi) = span(self.rows, self.row_stride);
+        let (clo, chi) = span(self.cols, self.col_stride);
+        let lo = self.offset as i128 + rlo + clo;
+        let hi = self.offset as i128 + rhi + chi;
+        if lo < 0 || hi >= self.data.len() as i128 {
+            return Err(Error::InvalidArgument {
+                op: "matmul",
+                msg: format!(
+                    "{what}: {}x{} view (offset {}, strides {}, {}) addresses elements {lo}..={hi} \
+                     outside its buffer of {} elements",
+                    self.rows,
+                    self.cols,
+                    self.offset,
+                    self.row_stride,
+                    self.col_stride,
+                    self.data.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `c = alpha * a @ b + (if accumulate { c } else { 0 })`.
+///
+/// `a` is `m x k`, `b` is `k x n` (any strides), `c` is `m x n` row-major contiguous
+/// (`c.len() == m * n`). With `accumulate == false` the old contents of `c` are ignored (even
+/// NaN). `parallel` lets the GEMM use rayon's global pool; pass `false` when the caller already
+/// runs several GEMMs in parallel.
+///
+/// Returns [`Error::InvalidArgument`] when the inner dimensions disagree, a view addresses an
+/// element outside its slice, or `c` has the wrong length.
+///
+/// ```
+/// use keras_cpu::matmul::{gemm, MatRef};
+/// let a = [1.0f32, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let b = [5.0f32, 6.0, 7.0, 8.0]; // [[5, 6], [7, 8]]
+/// let mut c = [0.0f32; 4];
+/// gemm(MatRef::row_major(&a, 2, 2), MatRef::row_major(&b, 2, 2), &mut c, 1.0, false, false)?;
+/// assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+/// // c += 2 * a^T @ b
+/// gemm(MatRef::row_major(&a, 2, 2).t(), MatRef::row_major(&b, 2, 2), &mut c, 2.0, true, false)?;
+/// assert_eq!(c, [19.0 + 2.0 * 26.0, 22.0 + 2.0 * 30.0, 43.0 + 2.0 * 38.0, 50.0 + 2.0 * 44.0]);
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+pub fn gemm<T: Float>(
+    a: MatRef<T>,
+    b: MatRef<T>,
+    c: &mut [T],
+    alpha: T,
+    accumulate: bool,
+    parallel: bool,
+) -> Result<()> {
+    let (m, n) = (a.rows, b.cols);
+    let cn = m.checked_mul(n).ok_or_else(|| Error::InvalidArgument {
+        op: "matmul",
+        msg: format!("output {m}x{n} is too large"),
+    })?;
+    if c.len() != cn {
+        return Err(Error::InvalidArgument {
+            op: "matmul",
+            msg: format!(
+                "output buffer has {} elements, expected {m}x{n} = {cn}",
+                c.len()
+            ),
+        });
+    }
+    gemm_strided(a, b, c, 0, n, alpha, accumulate, parallel)
+}
+
+/// [`gemm`] into a row-major block of `c` with row stride `ldc >= n` starting at `c_offset`
+/// (a column slice of a wider matrix, e.g. one group's output channels).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_strided<T: Float>(
+    a: MatRef<T>,
+    b: MatRef<T>,
+    c: &mut [T],
+    c_offset: usize,
+    ldc: usize,
+    alpha: T,
+    accumulate: bool,
+    parallel: bool,
+) -> Result<()> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if b.rows != k {
+        return Err(Error::InvalidArgument {
+            op: "matmul",
+            msg: format!(
+                "inner dimensions differ: a is {m}x{k}, b is {}x{n}",
+                b.rows
+            ),
+        });
+    }
+    a.check("lhs")?;
+    b.check("rhs")?;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let last = (m as u128 - 1) * ldc as u128 + c_offset as u128 + n as u128 - 1;
+    if ldc < n || last >= c.len() as u128 {
+        return Err(Error::InvalidArgument {
+            op: "matmul",
+            msg: format!(
+                "output {m}x{n} block at offset {c_offset} with row stride {ldc} does not fit \
+                 a buffer of {} elements",
+                c.len()
+            ),
+        });
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                let r = c_offset + i * ldc;
+                c[r..r + n].fill(T::zero());
+            }
+        }
+        return Ok(());
+    }
+    let is_f32 = TypeId::of::<T>() == TypeId::of::<f32>();
+    let is_f64 = TypeId::of::<T>() == TypeId::of::<f64>();
+    if !(is_f32 || is_f64) {
+        return Err(Error::InvalidArgument {
+            op: "matmul",
+            msg: "only f32 and f64 are supported".into(),
+        });
+    }
+    let par = if parallel
+        && rayon::current_num_threads() > 1
+        && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_WORK
+    {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `check` proved that every element the views address lies inside `a.data` and
+    // `b.data` (so `offset` itself is in bounds, since rows, cols >= 1); the m x n block of `c`
+    // at `c_offset` with strides (ldc, 1) lies inside `c` (checked above); `c` is a unique
+    // borrow and cannot alias the shared `a`/`b`; `T` is f32 or f64 (checked above), which
+    // `gemm::gemm` supports.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr().add(c_offset),
+            1,
+            ldc as isize,
+            accumulate,
+            a.data.as_ptr().add(a.offset),
+            a.col_stride,
+            a.row_stride,
+            b.data.as_ptr().add(b.offset),
+            b.col_stride,
+            b.row_stride,
+            T::one(),
+            alpha,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    Ok(())
+}

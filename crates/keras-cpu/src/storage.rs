@@ -1,0 +1,408 @@
+//! [`CpuStorage`]: a typed host buffer, and the conversions every kernel family shares.
+
+use half::{bf16, f16};
+use keras_backend::{DType, Element, Error, Layout, Result};
+use rayon::prelude::*;
+
+/// A host buffer of one dtype. Tensors view it through a [`Layout`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum CpuStorage {
+    /// `bool`
+    Bool(Vec<bool>),
+    /// `uint8`
+    U8(Vec<u8>),
+    /// `int32`
+    I32(Vec<i32>),
+    /// `int64`
+    I64(Vec<i64>),
+    /// `float16`
+    F16(Vec<f16>),
+    /// `bfloat16`
+    BF16(Vec<bf16>),
+    /// `float32`
+    F32(Vec<f32>),
+    /// `float64`
+    F64(Vec<f64>),
+}
+
+/// Runs `$body` with `$v` bound to the typed vector (or slice) inside a [`CpuStorage`].
+#[macro_export]
+macro_rules! with_storage {
+    ($s:expr, $v:ident => $body:expr) => {
+        match $s {
+            $crate::CpuStorage::Bool($v) => $body,
+            $crate::CpuStorage::U8($v) => $body,
+            $crate::CpuStorage::I32($v) => $body,
+            $crate::CpuStorage::I64($v) => $body,
+            $crate::CpuStorage::F16($v) => $body,
+            $crate::CpuStorage::BF16($v) => $body,
+            $crate::CpuStorage::F32($v) => $body,
+            $crate::CpuStorage::F64($v) => $body,
+        }
+    };
+}
+
+/// Like [`with_storage!`], rebuilding a storage of the same dtype from the body's `Vec`.
+#[macro_export]
+macro_rules! map_storage {
+    ($s:expr, $v:ident => $body:expr) => {
+        match $s {
+            $crate::CpuStorage::Bool($v) => $crate::CpuStorage::Bool($body),
+            $crate::CpuStorage::U8($v) => $crate::CpuStorage::U8($body),
+            $crate::CpuStorage::I32($v) => $crate::CpuStorage::I32($body),
+            $crate::CpuStorage::I64($v) => $crate::CpuStorage::I64($body),
+            $crate::CpuStorage::F16($v) => $crate::CpuStorage::F16($body),
+            $crate::CpuStorage::BF16($v) => $crate::CpuStorage::BF16($body),
+            $crate::CpuStorage::F32($v) => $crate::CpuStorage::F32($body),
+            $crate::CpuStorage::F64($v) => $crate::CpuStorage::F64($body),
+        }
+    };
+}
+
+/// A `Vec<T>` that knows how to become a [`CpuStorage`] and back.
+pub trait StorageElement: Element {
+    /// Wraps a vector.
+    fn wrap(v: Vec<Self>) -> CpuStorage;
+    /// Borrows the vector when the dtype matches.
+    fn slice(s: &CpuStorage) -> Option<&[Self]>;
+}
+
+macro_rules! storage_element {
+    ($t:ty, $variant:ident) => {
+        impl StorageElement for $t {
+            fn wrap(v: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(v)
+            }
+            fn slice(s: &CpuStorage) -> Option<&[Self]> {
+                match s {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+storage_element!(bool, Bool);
+storage_element!(u8, U8);
+storage_element!(i32, I32);
+storage_element!(i64, I64);
+storage_element!(f16, F16);
+storage_element!(bf16, BF16);
+storage_element!(f32, F32);
+storage_element!(f64, F64);
+
+/// Elements above which elementwise loops are split across threads.
+pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
+
+impl CpuStorage {
+    /// The dtype of the elements.
+    pub fn dtype(&self) -> DType {
+        match self {
+            CpuStorage::Bool(_) => DType::Bool,
+            CpuStorage::U8(_) => DType::U8,
+            CpuStorage::I32(_) => DType::I32,
+            CpuStorage::I64(_) => DType::I64,
+            CpuStorage::F16(_) => DType::F16,
+            CpuStorage::BF16(_) => DType::BF16,
+            CpuStorage::F32(_) => DType::F32,
+            CpuStorage::F64(_) => DType::F64,
+        }
+    }
+
+    /// Number of stored elements.
+    pub fn len(&self) -> usize {
+        with_storage!(self, v => v.len())
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `n` copies of `value` converted to `dtype`.
+    pub fn full(value: f64, n: usize, dtype: DType) -> CpuStorage {
+        match dtype {
+            DType::Bool => CpuStorage::Bool(vec![value != 0.0; n]),
+            DType::U8 => CpuStorage::U8(vec![value as u8; n]),
+            DType::I32 => CpuStorage::I32(vec![value as i32; n]),
+            DType::I64 => CpuStorage::I64(vec![value as i64; n]),
+            DType::F16 => CpuStorage::F16(vec![f16::from_f64(value); n]),
+            DType::BF16 => CpuStorage::BF16(vec![bf16::from_f64(value); n]),
+            DType::F32 => CpuStorage::F32(vec![value as f32; n]),
+            DType::F64 => CpuStorage::F64(vec![value; n]),
+        }
+    }
+
+    /// Borrows the elements as `&[T]`.
+    ///
+    /// # Errors
+    /// [`Error::DTypeMismatch`] when `T` is not the stored dtype.
+    pub fn as_slice<T: StorageElement>(&self) -> Result<&[T]> {
+        T::slice(self).ok_or(Error::DTypeMismatch {
+            op: "as_slice",
+            lhs: self.dtype(),
+            rhs: T::DTYPE,
+        })
+    }
+
+    /// The elements a layout addresses, in row-major order, as a new contiguous storage.
+    pub fn gather_layout(&self, layout: &Layout) -> CpuStorage {
+        map_storage!(self, v => strided_copy(v, layout))
+    }
+
+    /// Borrows the addressed elements when the layout is contiguous, else copies them.
+    pub fn contiguous<'a>(&'a self, layout: &Layout) -> std::borrow::Cow<'a, CpuStorage> {
+        match layout.contiguous_range() {
+            Some(r) if r.start == 0 && r.end == self.len() => std::borrow::Cow::Borrowed(self),
+            _ => std::borrow::Cow::Owned(self.gather_layout(layout)),
+        }
+    }
+
+    /// Converts every addressed element to `dtype` (floats to integers truncate toward zero
+    /// and saturate, NaN becomes 0; anything to `bool` is `!= 0`).
+    pub fn cast(&self, layout: &Layout, dtype: DType) -> CpuStorage {
+        let src = self.contiguous(layout);
+        if src.dtype() == dtype {
+            return src.into_owned();
+        }
+        // f32 <-> half conversions are common (mixed precision); give them direct loops.
+        match (&*src, dtype) {
+            (CpuStorage::F32(v), DType::F16) => {
+                CpuStorage::F16(v.iter().map(|&x| f16::from_f32(x)).collect())
+            }
+            (CpuStorage::F32(v), DType::BF16) => {
+                CpuStorage::BF16(v.iter().map(|&x| bf16::from_f32(x)).collect())
+            }
+            (CpuStorage::F16(v), DType::F32) => CpuStorage::F32(v.iter().map(|x| x.to_f32()).collect()),
+            (CpuStorage::BF16(v), DType::F32) => CpuStorage::F32(v.iter().map(|x| x.to_f32()).collect()),
+            (CpuStorage::F32(v), DType::F64) => CpuStorage::F64(v.iter().map(|&x| x as f64).collect()),
+            (CpuStorage::F64(v), DType::F32) => CpuStorage::F32(v.iter().map(|&x| x as f32).collect()),
+            (s, _) => with_storage!(s, v => cast_via_f64(v, dtype)),
+        }
+    }
+
+    /// The addressed elements widened to `f32` (for `f16`/`bf16`) or returned as they are.
+    pub(crate) fn widen_half(&self, layout: &Layout) -> (std::borrow::Cow<'_, CpuStorage>, Option<DType>) {
+        match self.dtype() {
+            DType::F16 | DType::BF16 => (std::borrow::Cow::Owned(self.cast(layout, DType::F32)), Some(self.dtype())),
+            _ => (self.contiguous(layout), None),
+        }
+    }
+
+    /// Narrows an `f32` result back to `dtype` when [`Self::widen_half`] widened.
+    pub(crate) fn narrow_to(self, dtype: Option<DType>) -> CpuStorage {
+        match dtype {
+            Some(d) => self.cast(&Layout::contiguous(&[self.len()]), d),
+            None => self,
+        }
+    }
+
+    /// Concatenates along `axis`; every part has the same dtype and the same shape off `axis`.
+    pub fn concat(parts: &[(&CpuStorage, &Layout)], axis: usize) -> Result<CpuStorage> {
+        let Some(&(first, first_layout)) = parts.first() else {
+            return Err(Error::InvalidArgument {
+                op: "concat",
+                msg: "needs at least one tensor".into(),
+            });
+        };
+        let shape = first_layout.shape();
+        let outer: usize = shape[..axis].iter().product();
+        let inner: usize = shape[axis + 1..].iter().product();
+        let total_axis: usize = parts.iter().map(|(_, l)| l.shape()[axis]).sum();
+        let mut out = CpuStorage::full(0.0, outer * total_axis * inner, first.dtype());
+        let mut start = 0;
+        for &(s, l) in parts {
+            let n = l.shape()[axis] * inner;
+            let src = s.contiguous(l);
+            copy_blocks(&src, &mut out, outer, n, total_axis * inner, start * inner)?;
+            start += l.shape()[axis];
+        }
+        Ok(out)
+    }
+
+    /// Overwrites the elements `layout` addresses (row-major) with contiguous `src`.
+    ///
+    /// # Errors
+    /// When the dtypes differ or `src` has fewer elements than the layout addresses.
+    pub fn write_at(&mut self, layout: &Layout, src: &CpuStorage) -> Result<()> {
+        if src.len() < layout.numel() {
+            return Err(Error::InvalidArgument {
+                op: "write_at",
+                msg: format!("{} source elements for {} places", src.len(), layout.numel()),
+            });
+        }
+        scatter_layout(src, self, layout)
+    }
+
+    /// Pads with a constant: `pads[d] = (before, after)`.
+    pub fn pad(&self, layout: &Layout, pads: &[(usize, usize)], value: f64) -> Result<CpuStorage> {
+        let shape = layout.shape();
+        let out_shape: Vec<usize> = shape
+            .iter()
+            .zip(pads)
+            .map(|(&s, &(b, a))| s + b + a)
+            .collect();
+        let mut out = CpuStorage::full(value, out_shape.iter().product(), self.dtype());
+        // The interior of the output is a strided view; write the input's elements into it.
+        let out_layout = Layout::contiguous(&out_shape);
+        let mut interior = out_layout;
+        for (d, &(b, _)) in pads.iter().enumerate() {
+            interior = interior.slice(d, b, b + shape[d], 1)?;
+        }
+        let src = self.contiguous(layout);
+        scatter_layout(&src, &mut out, &interior)?;
+        Ok(out)
+    }
+}
+
+/// Copies `outer` blocks of `n` elements from contiguous `src` into `dst` at row stride
+/// `dst_row` starting at `dst_start`.
+fn copy_blocks(
+    src: &CpuStorage,
+    dst: &mut CpuStorage,
+    outer: usize,
+    n: usize,
+    dst_row: usize,
+    dst_start: usize,
+) -> Result<()> {
+    fn go<T: Copy>(s: &[T], d: &mut [T], outer: usize, n: usize, row: usize, start: usize) {
+        for o in 0..outer {
+            d[o * row + start..o * row + start + n].copy_from_slice(&s[o * n..(o + 1) * n]);
+        }
+    }
+    match (src, dst) {
+        (CpuStorage::Bool(s), CpuStorage::Bool(d)) => go(s, d, outer, n, dst_row, dst_start),
+        (CpuStorage::U8(s), CpuStorage::U8(d)) => go(s, d, outer, n, dst_row, dst_start),
+        (CpuStorage::I32(s), CpuStorage::I32(d)) => go(s, d, outer, n, dst_row, dst_start),
+        (CpuStorage::I64(s), CpuStorage::I64(d)) => go(s, d, outer, n, dst_row, dst_start),
+        (CpuStorage::F16(s), CpuStorage::F16(d)) => go(s, d, outer, n, dst_row, dst_start),
+        (CpuStorage::BF16(s), CpuStorage::BF16(d)) => go(s, d, outer, n, dst_row, dst_start),
+        (CpuStorage::F32(s), CpuStorage::F32(d)) => go(s, d, outer, n, dst_row, dst_start),
+        (CpuStorage::F64(s), CpuStorage::F64(d)) => go(s, d, outer, n, dst_row, dst_start),
+        (s, d) => {
+            return Err(Error::DTypeMismatch {
+                op: "concat",
+                lhs: d.dtype(),
+                rhs: s.dtype(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Writes contiguous `src` into the elements of `dst` that `layout` addresses.
+fn scatter_layout(src: &CpuStorage, dst: &mut CpuStorage, layout: &Layout) -> Result<()> {
+    fn go<T: Copy>(s: &[T], d: &mut [T], layout: &Layout) {
+        let mut i = 0;
+        layout.for_each_run(|base, len, stride| {
+            for j in 0..len {
+                d[(base as isize + j as isize * stride) as usize] = s[i + j];
+            }
+            i += len;
+        });
+    }
+    match (src, &mut *dst) {
+        (CpuStorage::Bool(s), CpuStorage::Bool(d)) => go(s, d, layout),
+        (CpuStorage::U8(s), CpuStorage::U8(d)) => go(s, d, layout),
+        (CpuStorage::I32(s), CpuStorage::I32(d)) => go(s, d, layout),
+        (CpuStorage::I64(s), CpuStorage::I64(d)) => go(s, d, layout),
+        (CpuStorage::F16(s), CpuStorage::F16(d)) => go(s, d, layout),
+        (CpuStorage::BF16(s), CpuStorage::BF16(d)) => go(s, d, layout),
+        (CpuStorage::F32(s), CpuStorage::F32(d)) => go(s, d, layout),
+        (CpuStorage::F64(s), CpuStorage::F64(d)) => go(s, d, layout),
+        (s, d) => {
+            return Err(Error::DTypeMismatch {
+                op: "pad",
+                lhs: d.dtype(),
+                rhs: s.dtype(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// The elements `layout` addresses in `v`, in row-major order.
+pub fn strided_copy<T: Copy + Send + Sync>(v: &[T], layout: &Layout) -> Vec<T> {
+    if let Some(r) = layout.contiguous_range() {
+        return v[r].to_vec();
+    }
+    let mut out = Vec::with_capacity(layout.numel());
+    layout.for_each_run(|base, len, stride| {
+        if stride == 1 {
+            out.extend_from_slice(&v[base..base + len]);
+        } else {
+            out.extend((0..len).map(|j| v[(base as isize + j as isize * stride) as usize]));
+        }
+    });
+    out
+}
+
+fn cast_via_f64<T: Element>(v: &[T], dtype: DType) -> CpuStorage {
+    fn conv<T: Element, U: StorageElement>(v: &[T]) -> CpuStorage {
+        U::wrap(v.iter().map(|&x| U::from_f64(x.to_f64())).collect())
+    }
+    match dtype {
+        DType::Bool => conv::<T, bool>(v),
+        DType::U8 => conv::<T, u8>(v),
+        DType::I32 => conv::<T, i32>(v),
+        DType::I64 => conv::<T, i64>(v),
+        DType::F16 => conv::<T, f16>(v),
+        DType::BF16 => conv::<T, bf16>(v),
+        DType::F32 => conv::<T, f32>(v),
+        DType::F64 => conv::<T, f64>(v),
+    }
+}
+
+/// Fills `n` elements of `dtype` from a counter-based distribution: element `i` is
+/// `keras_backend::random::sample(dist, seed, i)`, whatever the thread count.
+pub fn random(dist: keras_backend::op::RandomDist, seed: u64, n: usize, dtype: DType) -> Result<CpuStorage> {
+    if !dtype.is_float() && !matches!(dist, keras_backend::op::RandomDist::Bernoulli { .. }) {
+        return Err(Error::UnsupportedDType {
+            op: "random",
+            dtype,
+            hint: "random values need a float dtype (bernoulli also takes int and bool)",
+        });
+    }
+    let mut vals = vec![0f64; n];
+    vals.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
+        for (j, x) in chunk.iter_mut().enumerate() {
+            *x = keras_backend::random::sample(dist, seed, (c * 4096 + j) as u64);
+        }
+    });
+    Ok(CpuStorage::F64(vals).cast(&Layout::contiguous(&[n]), dtype))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cast_truncates_and_saturates() {
+        let s = CpuStorage::F32(vec![-1.7, 2.9, 300.0, f32::NAN]);
+        let l = Layout::contiguous(&[4]);
+        assert_eq!(s.cast(&l, DType::I32), CpuStorage::I32(vec![-1, 2, 300, 0]));
+        assert_eq!(s.cast(&l, DType::U8), CpuStorage::U8(vec![0, 2, 255, 0]));
+        assert_eq!(s.cast(&l, DType::Bool), CpuStorage::Bool(vec![true, true, true, true]));
+    }
+
+    #[test]
+    fn pad_and_concat_place_elements() {
+        let s = CpuStorage::I32(vec![1, 2, 3, 4]);
+        let l = Layout::contiguous(&[2, 2]);
+        let p = s.pad(&l, &[(1, 0), (0, 1)], 9.0).unwrap();
+        assert_eq!(p, CpuStorage::I32(vec![9, 9, 9, 1, 2, 9, 3, 4, 9]));
+        let c = CpuStorage::concat(&[(&s, &l), (&s, &l)], 1).unwrap();
+        assert_eq!(c, CpuStorage::I32(vec![1, 2, 1, 2, 3, 4, 3, 4]));
+    }
+
+    #[test]
+    fn random_stream_does_not_depend_on_threads() {
+        let d = keras_backend::op::RandomDist::Normal { mean: 0.0, stddev: 1.0 };
+        let a = random(d, 5, 10_000, DType::F64).unwrap();
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let b = one.install(|| random(d, 5, 10_000, DType::F64).unwrap());
+        assert_eq!(a, b);
+        let first = random(d, 5, 10, DType::F64).unwrap();
+        assert_eq!(first.as_slice::<f64>().unwrap(), &a.as_slice::<f64>().unwrap()[..10]);
+    }
+}

@@ -1,0 +1,216 @@
+//! The backward walk, recording control (`no_grad`) and the scoped [`GradientTape`] API.
+
+use super::GradStore;
+use crate::{Tensor, TensorId};
+use keras_backend::{Error, Result};
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+
+thread_local! {
+    static NO_GRAD_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// True unless the current thread is inside [`no_grad`] (or holds a [`NoGradGuard`]).
+pub fn is_recording() -> bool {
+    NO_GRAD_DEPTH.with(|d| d.get() == 0)
+}
+
+/// Turns recording off on this thread until dropped (nests).
+///
+/// ```
+/// use keras_tensor::{NoGradGuard, Tensor};
+/// let w = Tensor::new(&[1.0f32], &[1]).unwrap().variable();
+/// let _g = NoGradGuard::new();
+/// assert!(!w.exp().unwrap().is_tracked());
+/// ```
+pub struct NoGradGuard {
+    _private: (),
+}
+
+impl NoGradGuard {
+    /// Stops recording on this thread.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        NO_GRAD_DEPTH.with(|d| d.set(d.get() + 1));
+        NoGradGuard { _private: () }
+    }
+}
+
+impl Drop for NoGradGuard {
+    fn drop(&mut self) {
+        NO_GRAD_DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
+/// Runs `f` with recording off: nothing it computes keeps a graph (inference, optimizer
+/// updates).
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    let _g = NoGradGuard::new();
+    f()
+}
+
+/// Tensors reachable from `root` through recorded nodes, inputs before their users.
+fn topo_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen: HashSet<TensorId> = HashSet::new();
+    // Iterative DFS (deep graphs such as long RNN unrolls would overflow a recursive one).
+    let mut stack: Vec<(Tensor, bool)> = vec![(root.clone(), false)];
+    while let Some((t, children_done)) = stack.pop() {
+        if children_done {
+            order.push(t);
+            continue;
+        }
+        if !seen.insert(t.id()) {
+            continue;
+        }
+        stack.push((t.clone(), true));
+        if let Some(node) = t.node() {
+            for inp in &node.inputs {
+                if inp.is_tracked() && !seen.contains(&inp.id()) {
+                    stack.push((inp.clone(), false));
+                }
+            }
+        }
+    }
+    order
+}
+
+impl Tensor {
+    /// Gradients of this scalar with respect to every tracked tensor it depends on.
+    ///
+    /// # Errors
+    /// When the tensor is not a single element, not a float, or not tracked.
+    pub fn backward(&self) -> Result<GradStore> {
+        let mut store = GradStore::new();
+        self.backward_into(&mut store)?;
+        Ok(store)
+    }
+
+    /// Like [`Tensor::backward`], adding into an existing store.
+    ///
+    /// # Errors
+    /// As [`Tensor::backward`].
+    pub fn backward_into(&self, store: &mut GradStore) -> Result<()> {
+        if self.numel() != 1 {
+            return Err(Error::Autodiff(format!(
+                "backward needs a scalar (one element); got shape {:?}",
+                self.shape()
+            )));
+        }
+        if !self.dtype().is_float() {
+            return Err(Error::Autodiff(format!("backward needs a float tensor, got {}", self.dtype())));
+        }
+        if !self.is_tracked() {
+            return Err(Error::Autodiff(
+                "the tensor does not depend on any variable or watched tensor (or was computed under no_grad)".into(),
+            ));
+        }
+        let seed = Tensor::ones(self.shape(), self.dtype(), self.device())?;
+        for (id, g) in self.backward_from(seed)? {
+            store.accumulate_id(id, g)?;
+        }
+        Ok(())
+    }
+
+    /// Vector–Jacobian product: gradients of `sum(self * grad)` for every tracked leaf.
+    pub(crate) fn backward_from(&self, grad: Tensor) -> Result<HashMap<TensorId, Tensor>> {
+        let _g = NoGradGuard::new();
+        let order = topo_order(self);
+        let mut pending: HashMap<TensorId, Tensor> = HashMap::new();
+        let mut leaves: HashMap<TensorId, Tensor> = HashMap::new();
+        pending.insert(self.id(), grad);
+        for t in order.iter().rev() {
+            let Some(g) = pending.remove(&t.id()) else {
+                continue;
+            };
+            let Some(node) = t.node() else {
+                leaves.insert(t.id(), g);
+                continue;
+            };
+            let grads = (node.backward)(&g).map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
+            debug_assert_eq!(grads.len(), node.inputs.len(), "{}", node.op);
+            for (inp, gi) in node.inputs.iter().zip(grads) {
+                let Some(gi) = gi else { continue };
+                if !inp.is_tracked() {
+                    continue;
+                }
+                if gi.shape() != inp.shape() {
+                    return Err(Error::Autodiff(format!(
+                        "{} produced a gradient of shape {:?} for an input of shape {:?}",
+                        node.op,
+                        gi.shape(),
+                        inp.shape()
+                    )));
+                }
+                let gi = if gi.dtype() != inp.dtype() { gi.cast(inp.dtype())? } else { gi };
+                match pending.remove(&inp.id()) {
+                    Some(prev) => pending.insert(inp.id(), prev.add(&gi)?),
+                    None => pending.insert(inp.id(), gi),
+                };
+            }
+        }
+        Ok(leaves)
+    }
+}
+
+/// A scoped gradient recorder in the style of `tf.GradientTape`.
+///
+/// `watch` returns a tracked alias of a tensor (same data, no copy); ops on it are recorded;
+/// `gradient` differentiates a scalar with respect to any watched tensors or variables. A
+/// tape is used once unless made with [`GradientTape::persistent`].
+///
+/// ```
+/// use keras_tensor::{GradientTape, Tensor};
+/// let w = Tensor::new(&[2.0f32], &[1]).unwrap().variable();
+/// let tape = GradientTape::new();
+/// let loss = w.mul(&w).unwrap().sum_all().unwrap();
+/// let g = tape.gradient(&loss, &[&w]).unwrap();
+/// assert_eq!(g[0].as_ref().unwrap().to_vec::<f32>().unwrap(), vec![4.0]);
+/// ```
+#[derive(Debug, Default)]
+pub struct GradientTape {
+    persistent: bool,
+    used: Cell<bool>,
+}
+
+impl GradientTape {
+    /// A tape that can compute one gradient.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A tape that can compute any number of gradients.
+    pub fn persistent() -> Self {
+        GradientTape {
+            persistent: true,
+            used: Cell::new(false),
+        }
+    }
+
+    /// A tracked alias of `t`: ops on the returned tensor are recorded.
+    pub fn watch(&mut self, t: &Tensor) -> Tensor {
+        if t.is_tracked() {
+            t.clone()
+        } else {
+            t.watched()
+        }
+    }
+
+    /// Gradients of scalar `target` with respect to each of `sources` (`None` for a source
+    /// the target does not depend on).
+    ///
+    /// # Errors
+    /// When the tape was already used (and is not persistent), or as [`Tensor::backward`].
+    pub fn gradient(&self, target: &Tensor, sources: &[&Tensor]) -> Result<Vec<Option<Tensor>>> {
+        if self.used.replace(true) && !self.persistent {
+            return Err(Error::Autodiff(
+                "this GradientTape was already used; make it with GradientTape::persistent() to call gradient more than once".into(),
+            ));
+        }
+        if !target.is_tracked() {
+            return Ok(vec![None; sources.len()]);
+        }
+        let mut store = target.backward()?;
+        Ok(sources.iter().map(|s| store.remove(s)).collect())
+    }
+}

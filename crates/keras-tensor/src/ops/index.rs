@@ -1,0 +1,153 @@
+//! Indexing along an axis: `index_select`, `gather` (take_along_axis), `scatter_add`,
+//! `one_hot`, and their gradients.
+
+use crate::Tensor;
+use keras_backend::layout::normalize_axis;
+use keras_backend::{DType, Error, Result};
+
+fn check_indices(op: &'static str, idx: &Tensor) -> Result<()> {
+    if idx.dtype().is_int() {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedDType {
+            op,
+            dtype: idx.dtype(),
+            hint: "indices must be int32, int64 or uint8",
+        })
+    }
+}
+
+impl Tensor {
+    /// NumPy `take(x, indices, axis)` for 1-D `indices` (negative indices count from the
+    /// end): the result has `indices.len()` entries along `axis`.
+    ///
+    /// # Errors
+    /// When `indices` is not a 1-D integer tensor or an index is out of range.
+    pub fn index_select(&self, indices: &Tensor, axis: isize) -> Result<Tensor> {
+        let a = normalize_axis("index_select", axis, self.rank())?;
+        check_indices("index_select", indices)?;
+        if indices.rank() != 1 {
+            return Err(Error::BadShape {
+                op: "index_select",
+                shape: indices.shape().to_vec(),
+                msg: "indices must be 1-D (reshape the result for other shapes)".into(),
+            });
+        }
+        let out = keras_cpu::index::index_select(self.storage().cpu(), self.layout(), indices.storage().cpu(), indices.layout(), a)?;
+        let mut shape = self.shape().to_vec();
+        shape[a] = indices.numel();
+        let idx = indices.clone();
+        let x_shape = self.shape().to_vec();
+        Ok(Tensor::from_cpu(out, &shape).record("index_select", &[self], move |g| {
+            // Adjoint: add each gradient row back at its index.
+            let mut ishape = vec![1; g.rank()];
+            ishape[a] = idx.numel();
+            let full = idx.reshape_to(&ishape)?.broadcast_to(g.shape())?;
+            let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
+            Ok(vec![Some(zeros.scatter_add(&full, g, a as isize)?)])
+        }))
+    }
+
+    /// NumPy `take_along_axis`: `out[..., j, ...] = x[..., indices[..., j, ...], ...]` along
+    /// `axis`. `indices` has this tensor's rank; its other axes broadcast to this tensor's.
+    ///
+    /// # Errors
+    /// When ranks or shapes disagree or an index is out of range.
+    pub fn gather(&self, indices: &Tensor, axis: isize) -> Result<Tensor> {
+        let a = normalize_axis("gather", axis, self.rank())?;
+        check_indices("gather", indices)?;
+        if indices.rank() != self.rank() {
+            return Err(Error::ShapeMismatch {
+                op: "gather",
+                lhs: self.shape().to_vec(),
+                rhs: indices.shape().to_vec(),
+            });
+        }
+        let mut ishape = self.shape().to_vec();
+        ishape[a] = indices.shape()[a];
+        let idx = indices.broadcast_to(&ishape).map_err(|_| Error::ShapeMismatch {
+            op: "gather",
+            lhs: self.shape().to_vec(),
+            rhs: indices.shape().to_vec(),
+        })?;
+        let out = keras_cpu::index::gather(self.storage().cpu(), self.layout(), idx.storage().cpu(), idx.layout(), a)?;
+        let x_shape = self.shape().to_vec();
+        Ok(Tensor::from_cpu(out, &ishape).record("gather", &[self], move |g| {
+            let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
+            Ok(vec![Some(zeros.scatter_add(&idx, g, a as isize)?)])
+        }))
+    }
+
+    /// PyTorch `scatter_add`: a copy of this tensor with `updates[p]` added at position `p`
+    /// with its `axis` coordinate replaced by `indices[p]` (repeated indices add up).
+    ///
+    /// # Errors
+    /// When `indices` and `updates` differ in shape, their other axes differ from this
+    /// tensor's, or an index is out of range.
+    pub fn scatter_add(&self, indices: &Tensor, updates: &Tensor, axis: isize) -> Result<Tensor> {
+        let a = normalize_axis("scatter_add", axis, self.rank())?;
+        check_indices("scatter_add", indices)?;
+        let ok = indices.shape() == updates.shape()
+            && indices.rank() == self.rank()
+            && (0..self.rank()).all(|d| d == a || indices.shape()[d] == self.shape()[d]);
+        if !ok {
+            return Err(Error::ShapeMismatch {
+                op: "scatter_add",
+                lhs: self.shape().to_vec(),
+                rhs: updates.shape().to_vec(),
+            });
+        }
+        let upd = updates.cast(self.dtype())?;
+        let out = keras_cpu::index::scatter_add(
+            self.storage().cpu(),
+            self.layout(),
+            indices.storage().cpu(),
+            indices.layout(),
+            upd.storage().cpu(),
+            upd.layout(),
+            a,
+        )?;
+        let idx = indices.clone();
+        Ok(Tensor::from_cpu(out, self.shape()).record("scatter_add", &[self, &upd], move |g| {
+            Ok(vec![Some(g.clone()), Some(g.gather(&idx, a as isize)?)])
+        }))
+    }
+
+    /// One-hot encoding of integer indices along a new last axis of size `depth`, as
+    /// `float32` (an index outside `0..depth` gives a row of zeros, as in Keras).
+    ///
+    /// # Errors
+    /// When the indices are not integers.
+    pub fn one_hot(&self, depth: usize) -> Result<Tensor> {
+        check_indices("one_hot", self)?;
+        let classes = Tensor::arange(0.0, depth as f64, 1.0, DType::I64, self.device())?;
+        self.cast(DType::I64)?.expand_dims(-1)?.eq(&classes)?.cast(DType::F32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{check_grad, randn};
+    use crate::Tensor;
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = randn(&[4, 3], 1);
+        let idx = Tensor::new(&[2i64, 0, 2, -1], &[4]).unwrap();
+        check_grad("index_select", &[&x], |t| t[0].index_select(&idx, 0));
+        let gidx = Tensor::new(&[0i64, 2, 1, 1, 0, 0, 2, 2], &[4, 2]).unwrap();
+        check_grad("gather", &[&x], |t| t[0].gather(&gidx, 1));
+        let sidx = Tensor::new(&[0i64, 0, 3, 1, 1, 2], &[2, 3]).unwrap();
+        check_grad("scatter_add", &[&x, &randn(&[2, 3], 2)], |t| t[0].scatter_add(&sidx, &t[1], 0));
+    }
+
+    #[test]
+    fn out_of_range_indices_are_errors() {
+        let x = randn(&[4, 3], 1);
+        let e = x.index_select(&Tensor::new(&[4i64], &[1]).unwrap(), 0).unwrap_err().to_string();
+        assert!(e.contains("index_select") && e.contains('4'), "{e}");
+        assert!(x.index_select(&Tensor::new(&[0.5f32], &[1]).unwrap(), 0).is_err());
+        let oh = Tensor::new(&[1i64, 3], &[2]).unwrap().one_hot(3).unwrap();
+        assert_eq!(oh.to_vec::<f32>().unwrap(), vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+}
