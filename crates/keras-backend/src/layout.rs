@@ -164,10 +164,17 @@ impl Layout {
     pub fn permute(&self, perm: &[usize]) -> Result<Layout> {
         let r = self.rank();
         let mut seen = vec![false; r];
-        if perm.len() != r || perm.iter().any(|&p| p >= r || std::mem::replace(&mut seen[p], true)) {
+        if perm.len() != r
+            || perm
+                .iter()
+                .any(|&p| p >= r || std::mem::replace(&mut seen[p], true))
+        {
             return Err(Error::InvalidArgument {
                 op: "permute",
-                msg: format!("{perm:?} is not a permutation of the {r} axes of shape {:?}", self.shape),
+                msg: format!(
+                    "{perm:?} is not a permutation of the {r} axes of shape {:?}",
+                    self.shape
+                ),
             });
         }
         Ok(Layout {
@@ -320,7 +327,10 @@ mod tests {
         assert_eq!(broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(), vec![2, 4, 3]);
         assert_eq!(broadcast_shapes("t", &[], &[5]).unwrap(), vec![5]);
         let e = broadcast_shapes("add", &[2, 3], &[4]).unwrap_err().to_string();
-        assert!(e.contains("add") && e.contains("[2, 3]") && e.contains("[4]"), "{e}");
+        assert!(
+            e.contains("add") && e.contains("[2, 3]") && e.contains("[4]"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -82,7 +82,10 @@ impl UnaryOp {
     /// True when the op is only defined for floats (integers are rejected, not truncated).
     pub fn float_only(self) -> bool {
         use UnaryOp::*;
-        !matches!(self, Neg | Abs | Square | Sign | Relu | Floor | Ceil | Round | LogicalNot)
+        !matches!(
+            self,
+            Neg | Abs | Square | Sign | Relu | Floor | Ceil | Round | LogicalNot
+        )
     }
 }
 
@@ -216,17 +219,15 @@ pub struct Conv2dParams {
 impl Conv2dParams {
     /// Output height and width (0 when the padded input is smaller than the dilated kernel).
     pub fn out_hw(&self) -> [usize; 2] {
-        let mut o = [0; 2];
-        for d in 0..2 {
+        std::array::from_fn(|d| {
             let padded = self.in_hw[d] + self.padding[d].0 + self.padding[d].1;
             let span = self.dilation[d] * (self.kernel[d] - 1) + 1;
-            o[d] = if padded >= span {
+            if padded >= span {
                 (padded - span) / self.stride[d] + 1
             } else {
                 0
-            };
-        }
-        o
+            }
+        })
     }
 
     /// Multiply-adds of the forward pass times two.
@@ -258,16 +259,14 @@ pub struct Pool2dParams {
 impl Pool2dParams {
     /// Output height and width.
     pub fn out_hw(&self) -> [usize; 2] {
-        let mut o = [0; 2];
-        for d in 0..2 {
+        std::array::from_fn(|d| {
             let padded = self.in_hw[d] + self.padding[d].0 + self.padding[d].1;
-            o[d] = if padded >= self.kernel[d] {
+            if padded >= self.kernel[d] {
                 (padded - self.kernel[d]) / self.stride[d] + 1
             } else {
                 0
-            };
-        }
-        o
+            }
+        })
     }
 }
 

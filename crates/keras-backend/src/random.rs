@@ -121,11 +121,26 @@ mod tests {
         let n = 200_000;
         // Standard errors: uniform mean 0.00065, normal mean 0.0022; allow ~5 sigma.
         let (m, v) = moments(RandomDist::Uniform { low: 0.0, high: 1.0 }, n);
-        assert!((m - 0.5).abs() < 0.004 && (v - 1.0 / 12.0).abs() < 0.002, "{m} {v}");
-        let (m, v) = moments(RandomDist::Normal { mean: 1.0, stddev: 2.0 }, n);
+        assert!(
+            (m - 0.5).abs() < 0.004 && (v - 1.0 / 12.0).abs() < 0.002,
+            "{m} {v}"
+        );
+        let (m, v) = moments(
+            RandomDist::Normal {
+                mean: 1.0,
+                stddev: 2.0,
+            },
+            n,
+        );
         assert!((m - 1.0).abs() < 0.015 && (v - 4.0).abs() < 0.08, "{m} {v}");
         // Variance of a standard normal truncated at ±2 is 0.7737.
-        let (m, v) = moments(RandomDist::TruncatedNormal { mean: 0.0, stddev: 1.0 }, n);
+        let (m, v) = moments(
+            RandomDist::TruncatedNormal {
+                mean: 0.0,
+                stddev: 1.0,
+            },
+            n,
+        );
         assert!(m.abs() < 0.01 && (v - 0.7737).abs() < 0.01, "{m} {v}");
         let (m, _) = moments(RandomDist::Bernoulli { p: 0.3 }, n);
         assert!((m - 0.3).abs() < 0.006, "{m}");
@@ -145,7 +160,14 @@ mod tests {
     #[test]
     fn truncated_normal_stays_within_two_sigma() {
         for i in 0..50_000 {
-            let x = sample(RandomDist::TruncatedNormal { mean: 3.0, stddev: 0.5 }, 9, i);
+            let x = sample(
+                RandomDist::TruncatedNormal {
+                    mean: 3.0,
+                    stddev: 0.5,
+                },
+                9,
+                i,
+            );
             assert!((2.0..=4.0).contains(&x));
         }
     }

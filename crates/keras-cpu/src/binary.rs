@@ -22,23 +22,23 @@ fn coalesce<const N: usize>(layouts: [&Layout; N]) -> Coalesced<N> {
     let shape0 = layouts[0].shape();
     let mut shape: Vec<usize> = Vec::new();
     let mut strides: [Vec<isize>; N] = std::array::from_fn(|_| Vec::new());
-    for d in 0..shape0.len() {
-        if shape0[d] == 1 {
+    for (d, &size) in shape0.iter().enumerate() {
+        if size == 1 {
             continue;
         }
         let mergeable = !shape.is_empty()
             && (0..N).all(|i| {
                 let last = strides[i].len() - 1;
-                strides[i][last] == layouts[i].strides()[d] * shape0[d] as isize
+                strides[i][last] == layouts[i].strides()[d] * size as isize
             });
         if mergeable {
             let last = shape.len() - 1;
-            shape[last] *= shape0[d];
+            shape[last] *= size;
             for (i, s) in strides.iter_mut().enumerate() {
                 s[last] = layouts[i].strides()[d];
             }
         } else {
-            shape.push(shape0[d]);
+            shape.push(size);
             for (i, s) in strides.iter_mut().enumerate() {
                 s.push(layouts[i].strides()[d]);
             }
@@ -73,7 +73,13 @@ impl<const N: usize> Coalesced<N> {
 }
 
 /// `out[i] = f(a[i], b[i])` over two layouts of one shape.
-pub fn zip_map<A, B, U>(a: &[A], la: &Layout, b: &[B], lb: &Layout, f: impl Fn(A, B) -> U + Sync + Send) -> Vec<U>
+pub fn zip_map<A, B, U>(
+    a: &[A],
+    la: &Layout,
+    b: &[B],
+    lb: &Layout,
+    f: impl Fn(A, B) -> U + Sync + Send,
+) -> Vec<U>
 where
     A: Copy + Send + Sync,
     B: Copy + Send + Sync,
@@ -83,14 +89,21 @@ where
     if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
         let (a, b) = (&a[ra], &b[rb]);
         return if n >= PAR_THRESHOLD {
-            a.par_iter().zip(b.par_iter()).with_min_len(4096).map(|(&x, &y)| f(x, y)).collect()
+            a.par_iter()
+                .zip(b.par_iter())
+                .with_min_len(4096)
+                .map(|(&x, &y)| f(x, y))
+                .collect()
         } else {
             a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
         };
     }
     let c = coalesce([la, lb]);
     let inner = *c.shape.last().unwrap_or(&1);
-    let (sa, sb) = (*c.strides[0].last().unwrap_or(&0), *c.strides[1].last().unwrap_or(&0));
+    let (sa, sb) = (
+        *c.strides[0].last().unwrap_or(&0),
+        *c.strides[1].last().unwrap_or(&0),
+    );
     let mut out = vec![U::default(); n];
     if n == 0 {
         return out;
@@ -98,7 +111,10 @@ where
     let row = |r: usize, o: &mut [U]| {
         let [ba, bb] = c.row_bases(r);
         for (j, y) in o.iter_mut().enumerate() {
-            *y = f(a[(ba + j as isize * sa) as usize], b[(bb + j as isize * sb) as usize]);
+            *y = f(
+                a[(ba + j as isize * sa) as usize],
+                b[(bb + j as isize * sb) as usize],
+            );
         }
     };
     if n >= PAR_THRESHOLD {
@@ -110,7 +126,14 @@ where
 }
 
 /// `out[i] = if c[i] { a[i] } else { b[i] }` over three layouts of one shape.
-pub fn select<T: Copy + Send + Sync + Default>(c: &[bool], lc: &Layout, a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Vec<T> {
+pub fn select<T: Copy + Send + Sync + Default>(
+    c: &[bool],
+    lc: &Layout,
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+) -> Vec<T> {
     let n = la.numel();
     let co = coalesce([lc, la, lb]);
     let inner = *co.shape.last().unwrap_or(&1);
@@ -138,7 +161,13 @@ pub fn select<T: Copy + Send + Sync + Default>(c: &[bool], lc: &Layout, a: &[T],
     out
 }
 
-fn float_binary<T: Float + Default>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Option<Vec<T>> {
+fn float_binary<T: Float + Default>(
+    op: BinaryOp,
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+) -> Option<Vec<T>> {
     use BinaryOp::*;
     Some(match op {
         Add => zip_map(a, la, b, lb, |x, y| x + y),
@@ -198,7 +227,10 @@ pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &La
         (CpuStorage::F64(x), CpuStorage::F64(y)) => float_binary(op, x, la, y, lb).map(CpuStorage::F64),
         (CpuStorage::F16(_), _) | (CpuStorage::BF16(_), _) => {
             let dt = a.dtype();
-            let (x, y) = (a.cast(la, keras_backend::DType::F32), b.cast(lb, keras_backend::DType::F32));
+            let (x, y) = (
+                a.cast(la, keras_backend::DType::F32),
+                b.cast(lb, keras_backend::DType::F32),
+            );
             let l = Layout::contiguous(la.shape());
             let r = binary(op, &x, &l, &y, &l)?;
             return Ok(r.cast(&Layout::contiguous(&[r.len()]), dt));
@@ -207,8 +239,12 @@ pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &La
         (CpuStorage::I64(x), CpuStorage::I64(y)) => int_binary!(op, x, la, y, lb).map(CpuStorage::I64),
         (CpuStorage::U8(x), CpuStorage::U8(y)) => int_binary!(op, x, la, y, lb).map(CpuStorage::U8),
         (CpuStorage::Bool(x), CpuStorage::Bool(y)) => match op {
-            BinaryOp::LogicalAnd | BinaryOp::Mul | BinaryOp::Minimum => Some(zip_map(x, la, y, lb, |p, q| p && q)),
-            BinaryOp::LogicalOr | BinaryOp::Add | BinaryOp::Maximum => Some(zip_map(x, la, y, lb, |p, q| p || q)),
+            BinaryOp::LogicalAnd | BinaryOp::Mul | BinaryOp::Minimum => {
+                Some(zip_map(x, la, y, lb, |p, q| p && q))
+            }
+            BinaryOp::LogicalOr | BinaryOp::Add | BinaryOp::Maximum => {
+                Some(zip_map(x, la, y, lb, |p, q| p || q))
+            }
             _ => None,
         }
         .map(CpuStorage::Bool),
@@ -217,7 +253,13 @@ pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &La
     out.ok_or_else(|| unsupported(a.dtype()))
 }
 
-fn cmp_typed<T: PartialOrd + Copy + Send + Sync>(op: CmpOp, a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Vec<bool> {
+fn cmp_typed<T: PartialOrd + Copy + Send + Sync>(
+    op: CmpOp,
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+) -> Vec<bool> {
     match op {
         CmpOp::Eq => zip_map(a, la, b, lb, |x, y| x == y),
         CmpOp::Ne => zip_map(a, la, b, lb, |x, y| x != y),
@@ -230,7 +272,13 @@ fn cmp_typed<T: PartialOrd + Copy + Send + Sync>(op: CmpOp, a: &[T], la: &Layout
 
 /// Compares elementwise; the result is a `bool` storage.
 pub fn compare(op: CmpOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<CpuStorage> {
-    fn go<T: StorageElement>(op: CmpOp, a: &[T], la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<Vec<bool>> {
+    fn go<T: StorageElement>(
+        op: CmpOp,
+        a: &[T],
+        la: &Layout,
+        b: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<Vec<bool>> {
         Ok(cmp_typed(op, a, la, b.as_slice::<T>()?, lb))
     }
     if a.dtype() != b.dtype() {
@@ -240,13 +288,29 @@ pub fn compare(op: CmpOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layo
             rhs: b.dtype(),
         });
     }
-    Ok(CpuStorage::Bool(crate::with_storage!(a, x => go(op, x, la, b, lb)?)))
+    Ok(CpuStorage::Bool(
+        crate::with_storage!(a, x => go(op, x, la, b, lb)?),
+    ))
 }
 
 /// `where(cond, a, b)`: `a` and `b` have one dtype; all three layouts one shape.
-pub fn where_cond(c: &CpuStorage, lc: &Layout, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<CpuStorage> {
+pub fn where_cond(
+    c: &CpuStorage,
+    lc: &Layout,
+    a: &CpuStorage,
+    la: &Layout,
+    b: &CpuStorage,
+    lb: &Layout,
+) -> Result<CpuStorage> {
     let c = c.as_slice::<bool>()?;
-    fn go<T: StorageElement>(c: &[bool], lc: &Layout, a: &[T], la: &Layout, b: &CpuStorage, lb: &Layout) -> Result<Vec<T>> {
+    fn go<T: StorageElement>(
+        c: &[bool],
+        lc: &Layout,
+        a: &[T],
+        la: &Layout,
+        b: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<Vec<T>> {
         Ok(select(c, lc, a, la, b.as_slice::<T>()?, lb))
     }
     if a.dtype() != b.dtype() {

@@ -43,7 +43,13 @@ fn index_vec(s: &CpuStorage, layout: &Layout, op: &'static str) -> Result<Vec<i6
 
 /// `take(x, indices, axis)` for 1-D `indices`: output shape is `x`'s with `axis` replaced by
 /// `indices.len()`.
-pub fn index_select(s: &CpuStorage, layout: &Layout, idx: &CpuStorage, idx_layout: &Layout, axis: usize) -> Result<CpuStorage> {
+pub fn index_select(
+    s: &CpuStorage,
+    layout: &Layout,
+    idx: &CpuStorage,
+    idx_layout: &Layout,
+    axis: usize,
+) -> Result<CpuStorage> {
     let (outer, size, inner) = split_shape(layout.shape(), axis);
     let idx = resolve("index_select", &index_vec(idx, idx_layout, "index_select")?, size)?;
     let src = s.contiguous(layout);
@@ -60,31 +66,66 @@ pub fn index_select(s: &CpuStorage, layout: &Layout, idx: &CpuStorage, idx_layou
     Ok(crate::map_storage!(&*src, v => go(v, &idx, outer, size, inner)))
 }
 
-/// `take_along_axis(x, indices, axis)`: `indices` has `x`'s rank; its sizes off `axis` match
-/// `x`'s (the caller broadcasts); output has `indices`' shape.
-pub fn gather(s: &CpuStorage, layout: &Layout, idx: &CpuStorage, idx_layout: &Layout, axis: usize) -> Result<CpuStorage> {
-    let (outer, size, inner) = split_shape(layout.shape(), axis);
-    let (_, n, _) = split_shape(idx_layout.shape(), axis);
-    let idx = resolve("gather", &index_vec(idx, idx_layout, "gather")?, size)?;
-    let src = s.contiguous(layout);
-    fn go<T: Copy + Default>(v: &[T], idx: &[usize], outer: usize, size: usize, n: usize, inner: usize) -> Vec<T> {
-        let mut out = vec![T::default(); outer * n * inner];
-        for o in 0..outer {
-            for j in 0..n {
-                for k in 0..inner {
-                    let p = (o * n + j) * inner + k;
-                    out[p] = v[(o * size + idx[p]) * inner + k];
-                }
-            }
+/// Storage offset in a row-major tensor of `shape` for every position of a row-major
+/// `idx_shape` (same rank, each size at most `shape`'s), with the `axis` coordinate replaced
+/// by the (resolved) index at that position.
+fn along_axis_offsets(shape: &[usize], idx_shape: &[usize], idx: &[usize], axis: usize) -> Vec<usize> {
+    let strides = keras_backend::layout::contiguous_strides(shape);
+    let mut out = Vec::with_capacity(idx.len());
+    let mut coord = vec![0usize; idx_shape.len()];
+    for &i in idx {
+        let mut off = 0isize;
+        for (d, &c) in coord.iter().enumerate() {
+            off += strides[d] * if d == axis { i } else { c } as isize;
         }
-        out
+        out.push(off as usize);
+        for d in (0..coord.len()).rev() {
+            coord[d] += 1;
+            if coord[d] < idx_shape[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
     }
-    Ok(crate::map_storage!(&*src, v => go(v, &idx, outer, size, n, inner)))
+    out
+}
+
+/// Checks that `idx_shape` fits inside `shape` off `axis` (PyTorch's gather/scatter rule).
+fn check_fits(op: &'static str, shape: &[usize], idx_shape: &[usize], axis: usize) -> Result<()> {
+    let fits =
+        shape.len() == idx_shape.len() && (0..shape.len()).all(|d| d == axis || idx_shape[d] <= shape[d]);
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            op,
+            lhs: shape.to_vec(),
+            rhs: idx_shape.to_vec(),
+        })
+    }
+}
+
+/// PyTorch `gather(x, axis, indices)`: output has `indices`' shape; position `p` reads `x` at
+/// `p` with its `axis` coordinate replaced by `indices[p]`. `indices` has `x`'s rank and is
+/// no larger than `x` off `axis` (NumPy's `take_along_axis` is this after broadcasting).
+pub fn gather(
+    s: &CpuStorage,
+    layout: &Layout,
+    idx: &CpuStorage,
+    idx_layout: &Layout,
+    axis: usize,
+) -> Result<CpuStorage> {
+    check_fits("gather", layout.shape(), idx_layout.shape(), axis)?;
+    let size = layout.shape()[axis];
+    let idx = resolve("gather", &index_vec(idx, idx_layout, "gather")?, size)?;
+    let offsets = along_axis_offsets(layout.shape(), idx_layout.shape(), &idx, axis);
+    let src = s.contiguous(layout);
+    Ok(crate::map_storage!(&*src, v => offsets.iter().map(|&o| v[o]).collect()))
 }
 
 /// PyTorch `scatter_add(x, axis, indices, updates)`: a copy of `x` with `updates[p]` added at
-/// the position `p` with its `axis` coordinate replaced by `indices[p]`. `indices` and
-/// `updates` share a shape whose sizes off `axis` match `x`'s.
+/// position `p` with its `axis` coordinate replaced by `indices[p]` (repeats add up).
+/// `indices` and `updates` share a shape no larger than `x` off `axis`.
 pub fn scatter_add(
     s: &CpuStorage,
     layout: &Layout,
@@ -94,9 +135,14 @@ pub fn scatter_add(
     upd_layout: &Layout,
     axis: usize,
 ) -> Result<CpuStorage> {
-    let (outer, size, inner) = split_shape(layout.shape(), axis);
-    let (_, n, _) = split_shape(idx_layout.shape(), axis);
-    let idx = resolve("scatter_add", &index_vec(idx, idx_layout, "scatter_add")?, size)?;
+    check_fits("scatter_add", layout.shape(), idx_layout.shape(), axis)?;
+    if idx_layout.shape() != upd_layout.shape() {
+        return Err(Error::ShapeMismatch {
+            op: "scatter_add",
+            lhs: idx_layout.shape().to_vec(),
+            rhs: upd_layout.shape().to_vec(),
+        });
+    }
     if s.dtype() != upd.dtype() {
         return Err(Error::DTypeMismatch {
             op: "scatter_add",
@@ -104,40 +150,24 @@ pub fn scatter_add(
             rhs: upd.dtype(),
         });
     }
+    let size = layout.shape()[axis];
+    let idx = resolve("scatter_add", &index_vec(idx, idx_layout, "scatter_add")?, size)?;
+    let offsets = along_axis_offsets(layout.shape(), idx_layout.shape(), &idx, axis);
     let upd = upd.contiguous(upd_layout);
-    fn go<T: Copy + std::ops::Add<Output = T>>(
-        out: &mut [T],
-        u: &[T],
-        idx: &[usize],
-        outer: usize,
-        size: usize,
-        n: usize,
-        inner: usize,
-    ) {
-        for o in 0..outer {
-            for j in 0..n {
-                for k in 0..inner {
-                    let p = (o * n + j) * inner + k;
-                    let q = (o * size + idx[p]) * inner + k;
-                    out[q] = out[q] + u[p];
-                }
-            }
+    fn go<T: Copy + std::ops::Add<Output = T>>(out: &mut [T], u: &[T], offsets: &[usize]) {
+        for (&o, &x) in offsets.iter().zip(u) {
+            out[o] = out[o] + x;
         }
     }
     let mut out = s.contiguous(layout).into_owned();
-    macro_rules! arm {
-        ($o:expr, $t:ty) => {
-            go($o, upd.as_slice::<$t>()?, &idx, outer, size, n, inner)
-        };
-    }
     match &mut out {
-        CpuStorage::F32(o) => arm!(o, f32),
-        CpuStorage::F64(o) => arm!(o, f64),
-        CpuStorage::F16(o) => arm!(o, half::f16),
-        CpuStorage::BF16(o) => arm!(o, half::bf16),
-        CpuStorage::I32(o) => arm!(o, i32),
-        CpuStorage::I64(o) => arm!(o, i64),
-        CpuStorage::U8(o) => arm!(o, u8),
+        CpuStorage::F32(o) => go(o, upd.as_slice::<f32>()?, &offsets),
+        CpuStorage::F64(o) => go(o, upd.as_slice::<f64>()?, &offsets),
+        CpuStorage::F16(o) => go(o, upd.as_slice::<half::f16>()?, &offsets),
+        CpuStorage::BF16(o) => go(o, upd.as_slice::<half::bf16>()?, &offsets),
+        CpuStorage::I32(o) => go(o, upd.as_slice::<i32>()?, &offsets),
+        CpuStorage::I64(o) => go(o, upd.as_slice::<i64>()?, &offsets),
+        CpuStorage::U8(o) => go(o, upd.as_slice::<u8>()?, &offsets),
         CpuStorage::Bool(_) => {
             return Err(Error::UnsupportedDType {
                 op: "scatter_add",
@@ -153,7 +183,11 @@ pub fn scatter_add(
 pub fn cumsum(s: &CpuStorage, layout: &Layout, axis: usize) -> Result<CpuStorage> {
     let (outer, size, inner) = split_shape(layout.shape(), axis);
     if matches!(s.dtype(), DType::F16 | DType::BF16) {
-        let r = cumsum(&s.cast(layout, DType::F32), &Layout::contiguous(layout.shape()), axis)?;
+        let r = cumsum(
+            &s.cast(layout, DType::F32),
+            &Layout::contiguous(layout.shape()),
+            axis,
+        )?;
         return Ok(r.cast(&Layout::contiguous(&[r.len()]), s.dtype()));
     }
     fn go<T: Copy + std::ops::Add<Output = T>>(v: &mut [T], outer: usize, size: usize, inner: usize) {
@@ -184,6 +218,12 @@ pub fn cumsum(s: &CpuStorage, layout: &Layout, axis: usize) -> Result<CpuStorage
     Ok(out)
 }
 
+/// True for NaN (the only value not equal to itself); works for every element type.
+#[allow(clippy::eq_op)]
+fn is_nan<T: PartialEq>(x: T) -> bool {
+    x != x
+}
+
 /// Stable argsort along `axis` (`int64` result of the input's shape). NaNs sort last in
 /// ascending order and first in descending order, as NumPy's ascending sort of `-x` does.
 pub fn argsort(s: &CpuStorage, layout: &Layout, axis: usize, descending: bool) -> Result<CpuStorage> {
@@ -205,7 +245,7 @@ pub fn argsort(s: &CpuStorage, layout: &Layout, axis: usize, descending: bool) -
             buf.sort_by(|&a, &b| {
                 let (x, y) = (at(a), at(b));
                 // NaN (x != x) counts as the largest value.
-                let ord = match (x != x, y != y) {
+                let ord = match (is_nan(x), is_nan(y)) {
                     (true, true) => std::cmp::Ordering::Equal,
                     (true, false) => std::cmp::Ordering::Greater,
                     (false, true) => std::cmp::Ordering::Less,
@@ -229,5 +269,7 @@ pub fn argsort(s: &CpuStorage, layout: &Layout, axis: usize, descending: bool) -
         }
         out
     }
-    Ok(CpuStorage::I64(crate::with_storage!(&*src, v => go(v, outer, size, inner, descending))))
+    Ok(CpuStorage::I64(
+        crate::with_storage!(&*src, v => go(v, outer, size, inner, descending)),
+    ))
 }

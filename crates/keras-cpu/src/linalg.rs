@@ -33,10 +33,13 @@ pub fn batched_matmul(a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout) 
             let out = batched_matmul(&x, &Layout::contiguous(sa), &y, &Layout::contiguous(sb))?;
             Ok(out.cast(&Layout::contiguous(&[out.len()]), a.dtype()))
         }
+        (CpuStorage::I32(x), CpuStorage::I32(y)) => Ok(CpuStorage::I32(int_bmm(x, la, y, lb))),
+        (CpuStorage::I64(x), CpuStorage::I64(y)) => Ok(CpuStorage::I64(int_bmm(x, la, y, lb))),
+        (CpuStorage::U8(x), CpuStorage::U8(y)) => Ok(CpuStorage::U8(int_bmm(x, la, y, lb))),
         _ => Err(Error::UnsupportedDType {
             op: "matmul",
             dtype: a.dtype(),
-            hint: "cast to a float dtype first",
+            hint: "cast bool to a numeric dtype first",
         }),
     }
 }
@@ -88,4 +91,31 @@ fn bmm<T: Float + Default>(a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Result
         }
     }
     Ok(out)
+}
+
+/// Integer products (wrapping, like NumPy's): a plain loop, since no GEMM library does them.
+fn int_bmm<T>(a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Vec<T>
+where
+    T: Copy + Default + num_traits::WrappingAdd + num_traits::WrappingMul,
+{
+    let r = la.rank();
+    let (m, k, n) = (la.shape()[r - 2], la.shape()[r - 1], lb.shape()[r - 1]);
+    let batch: usize = la.shape()[..r - 2].iter().product();
+    // Offsets of every element in row-major order of the (broadcast) logical shapes.
+    let (oa, ob) = (la.offsets(), lb.offsets());
+    let mut out = vec![T::default(); batch * m * n];
+    for bi in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = T::default();
+                for p in 0..k {
+                    let x = a[oa[(bi * m + i) * k + p]];
+                    let y = b[ob[(bi * k + p) * n + j]];
+                    acc = acc.wrapping_add(&x.wrapping_mul(&y));
+                }
+                out[(bi * m + i) * n + j] = acc;
+            }
+        }
+    }
+    out
 }

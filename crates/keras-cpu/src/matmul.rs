@@ -152,10 +152,7 @@ pub fn gemm<T: Float>(
     if c.len() != cn {
         return Err(Error::InvalidArgument {
             op: "matmul",
-            msg: format!(
-                "output buffer has {} elements, expected {m}x{n} = {cn}",
-                c.len()
-            ),
+            msg: format!("output buffer has {} elements, expected {m}x{n} = {cn}", c.len()),
         });
     }
     gemm_strided(a, b, c, 0, n, alpha, accumulate, parallel)
@@ -178,10 +175,7 @@ pub(crate) fn gemm_strided<T: Float>(
     if b.rows != k {
         return Err(Error::InvalidArgument {
             op: "matmul",
-            msg: format!(
-                "inner dimensions differ: a is {m}x{k}, b is {}x{n}",
-                b.rows
-            ),
+            msg: format!("inner dimensions differ: a is {m}x{k}, b is {}x{n}", b.rows),
         });
     }
     a.check("lhs")?;
@@ -254,4 +248,202 @@ pub(crate) fn gemm_strided<T: Float>(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect()
+    }
+
+    fn at<T: Copy>(v: &MatRef<T>, i: usize, j: usize) -> T {
+        v.data[(v.offset as isize + i as isize * v.row_stride + j as isize * v.col_stride) as usize]
+    }
+
+    fn reference(a: &MatRef<f64>, b: &MatRef<f64>, c0: &[f64], alpha: f64, acc: bool) -> Vec<f64> {
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let s: f64 = (0..k).map(|p| at(a, i, p) * at(b, p, j)).sum();
+                c[i * n + j] = alpha * s + if acc { c0[i * n + j] } else { 0.0 };
+            }
+        }
+        c
+    }
+
+    /// A view of an `rows x cols` matrix stored in `buf` in the layout given by `kind`:
+    /// 0 row-major, 1 column-major (transposed), 2 row-major with padding between rows,
+    /// 3 rows reversed (negative row stride).
+    fn view(buf: &[f64], rows: usize, cols: usize, kind: usize) -> MatRef<'_, f64> {
+        let (offset, rs, cs) = match kind {
+            0 => (0, cols as isize, 1),
+            1 => (0, 1, rows as isize),
+            2 => (3, cols as isize + 2, 1),
+            _ => ((rows.max(1) - 1) * cols, -(cols as isize), 1),
+        };
+        MatRef {
+            data: buf,
+            offset,
+            rows,
+            cols,
+            row_stride: rs,
+            col_stride: cs,
+        }
+    }
+
+    #[test]
+    fn matches_reference() {
+        let shapes = [
+            (1, 1, 1),
+            (3, 5, 7),
+            (17, 9, 33),
+            (64, 65, 31),
+            (130, 70, 90),
+            (4, 0, 3),
+        ];
+        for &(m, k, n) in &shapes {
+            let abuf = data(3 + m * (k + 2) + k, 1);
+            let bbuf = data(3 + k * (n + 2) + n, 2);
+            let c0 = data(m * n, 3);
+            for ka in 0..4 {
+                for kb in 0..4 {
+                    let (a, b) = (view(&abuf, m, k, ka), view(&bbuf, k, n, kb));
+                    for &(alpha, acc, par) in &[(1.0, false, false), (-0.5, true, true)] {
+                        let want = reference(&a, &b, &c0, alpha, acc);
+                        let mut c = c0.clone();
+                        gemm(a, b, &mut c, alpha, acc, par).expect("f64");
+                        assert!(
+                            c.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-12),
+                            "f64 {m}x{k}x{n} layouts {ka},{kb}"
+                        );
+                        let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+                        let (a32, b32) = (f(abuf.as_slice()), f(bbuf.as_slice()));
+                        let mut c32 = f(&c0);
+                        let ma = MatRef {
+                            data: &a32[..],
+                            offset: a.offset,
+                            rows: a.rows,
+                            cols: a.cols,
+                            row_stride: a.row_stride,
+                            col_stride: a.col_stride,
+                        };
+                        let mb = MatRef {
+                            data: &b32[..],
+                            offset: b.offset,
+                            rows: b.rows,
+                            cols: b.cols,
+                            row_stride: b.row_stride,
+                            col_stride: b.col_stride,
+                        };
+                        gemm(ma, mb, &mut c32, alpha as f32, acc, par).expect("f32");
+                        assert!(
+                            c32.iter().zip(&want).all(|(x, y)| (*x as f64 - y).abs() < 1e-4),
+                            "f32 {m}x{k}x{n} layouts {ka},{kb}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn broadcast_and_empty() {
+        // A zero row stride repeats one row (broadcast).
+        let row = [1.0f64, 2.0];
+        let a = MatRef {
+            data: &row[..],
+            offset: 0,
+            rows: 3,
+            cols: 2,
+            row_stride: 0,
+            col_stride: 1,
+        };
+        let b = MatRef::row_major(&[1.0, 0.0, 0.0, 1.0][..], 2, 2);
+        let mut c = [0.0; 6];
+        gemm(a, b, &mut c, 1.0, false, false).expect("broadcast");
+        assert_eq!(c, [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+        // k = 0 clears (or keeps) c; m = 0 or n = 0 do nothing.
+        let e: [f64; 0] = [];
+        let mut c = [f64::NAN; 6];
+        gemm(
+            MatRef::row_major(&e, 3, 0),
+            MatRef::row_major(&e, 0, 2),
+            &mut c,
+            1.0,
+            false,
+            true,
+        )
+        .expect("k=0");
+        assert_eq!(c, [0.0; 6]);
+        let mut c = [5.0; 6];
+        gemm(
+            MatRef::row_major(&e, 3, 0),
+            MatRef::row_major(&e, 0, 2),
+            &mut c,
+            1.0,
+            true,
+            true,
+        )
+        .expect("k=0 acc");
+        assert_eq!(c, [5.0; 6]);
+        let mut c: [f32; 0] = [];
+        gemm(
+            MatRef::row_major(&[], 0, 4),
+            MatRef::row_major(&[0.0; 8], 4, 2),
+            &mut c,
+            1.0,
+            false,
+            false,
+        )
+        .expect("m=0");
+    }
+
+    #[test]
+    fn rejects_out_of_bounds() {
+        let buf = [0.0f32; 12];
+        let b = MatRef::row_major(&buf[..], 4, 3);
+        let mut c = [0.0f32; 9];
+        let ok = MatRef::row_major(&buf[..], 3, 4);
+        assert!(gemm(ok, b, &mut c, 1.0, false, false).is_ok());
+        // Too long for the buffer, offset past the end, negative reach, bad strides.
+        for bad in [
+            MatRef { rows: 4, ..ok },
+            MatRef { offset: 1, ..ok },
+            MatRef { row_stride: -4, ..ok },
+            MatRef {
+                offset: 11,
+                row_stride: -4,
+                col_stride: -1,
+                rows: 3,
+                cols: 4,
+                ..ok
+            },
+            MatRef {
+                col_stride: isize::MAX,
+                ..ok
+            },
+        ] {
+            let r = gemm(bad, b, &mut c, 1.0, false, false);
+            // The reversed view with offset 11 is valid; all others must fail.
+            if bad.offset == 11 {
+                assert!(r.is_ok());
+            } else {
+                assert!(r.is_err(), "{bad:?}");
+            }
+        }
+        // Inner dimension mismatch and a wrong output length.
+        assert!(gemm(ok, MatRef::row_major(&buf[..], 3, 4), &mut c, 1.0, false, false).is_err());
+        assert!(gemm(ok, b, &mut c[..8], 1.0, false, false).is_err());
+    }
 }

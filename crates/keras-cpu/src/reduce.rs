@@ -63,7 +63,12 @@ fn sum_row<T: Acc>(row: &[T]) -> T {
     for &r in rest {
         s = s.add(r);
     }
-    let pair = [acc[0].add(acc[4]), acc[1].add(acc[5]), acc[2].add(acc[6]), acc[3].add(acc[7])];
+    let pair = [
+        acc[0].add(acc[4]),
+        acc[1].add(acc[5]),
+        acc[2].add(acc[6]),
+        acc[3].add(acc[7]),
+    ];
     pair[0].add(pair[2]).add(pair[1].add(pair[3])).add(s)
 }
 
@@ -83,7 +88,11 @@ fn arg_row<T: Acc>(row: &[T], max: bool) -> usize {
     best
 }
 
-fn reduce_rows<T: Acc, U: Copy + Send + Sync + Default>(v: &[T], len: usize, f: impl Fn(&[T]) -> U + Sync + Send) -> Vec<U> {
+fn reduce_rows<T: Acc, U: Copy + Send + Sync + Default>(
+    v: &[T],
+    len: usize,
+    f: impl Fn(&[T]) -> U + Sync + Send,
+) -> Vec<U> {
     if len == 0 {
         return vec![U::default(); v.len()]; // v is empty too; caller sizes the output
     }
@@ -162,7 +171,9 @@ pub fn reduce(op: ReduceOp, s: &CpuStorage, layout: &Layout, axes: &[usize]) -> 
         let range = layout.offset()..layout.offset() + layout.numel();
         macro_rules! lead {
             ($v:expr, $variant:ident) => {
-                return Ok(CpuStorage::$variant(reduce_leading(op, &$v[range], len, rows)))
+                return Ok(CpuStorage::$variant(reduce_leading(
+                    op, &$v[range], len, rows,
+                )))
             };
         }
         match s {

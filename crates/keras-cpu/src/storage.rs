@@ -184,7 +184,10 @@ impl CpuStorage {
     /// The addressed elements widened to `f32` (for `f16`/`bf16`) or returned as they are.
     pub(crate) fn widen_half(&self, layout: &Layout) -> (std::borrow::Cow<'_, CpuStorage>, Option<DType>) {
         match self.dtype() {
-            DType::F16 | DType::BF16 => (std::borrow::Cow::Owned(self.cast(layout, DType::F32)), Some(self.dtype())),
+            DType::F16 | DType::BF16 => (
+                std::borrow::Cow::Owned(self.cast(layout, DType::F32)),
+                Some(self.dtype()),
+            ),
             _ => (self.contiguous(layout), None),
         }
     }
@@ -237,11 +240,7 @@ impl CpuStorage {
     /// Pads with a constant: `pads[d] = (before, after)`.
     pub fn pad(&self, layout: &Layout, pads: &[(usize, usize)], value: f64) -> Result<CpuStorage> {
         let shape = layout.shape();
-        let out_shape: Vec<usize> = shape
-            .iter()
-            .zip(pads)
-            .map(|(&s, &(b, a))| s + b + a)
-            .collect();
+        let out_shape: Vec<usize> = shape.iter().zip(pads).map(|(&s, &(b, a))| s + b + a).collect();
         let mut out = CpuStorage::full(value, out_shape.iter().product(), self.dtype());
         // The interior of the output is a strided view; write the input's elements into it.
         let out_layout = Layout::contiguous(&out_shape);
@@ -382,7 +381,10 @@ mod tests {
         let l = Layout::contiguous(&[4]);
         assert_eq!(s.cast(&l, DType::I32), CpuStorage::I32(vec![-1, 2, 300, 0]));
         assert_eq!(s.cast(&l, DType::U8), CpuStorage::U8(vec![0, 2, 255, 0]));
-        assert_eq!(s.cast(&l, DType::Bool), CpuStorage::Bool(vec![true, true, true, true]));
+        assert_eq!(
+            s.cast(&l, DType::Bool),
+            CpuStorage::Bool(vec![true, true, true, true])
+        );
     }
 
     #[test]
@@ -397,12 +399,18 @@ mod tests {
 
     #[test]
     fn random_stream_does_not_depend_on_threads() {
-        let d = keras_backend::op::RandomDist::Normal { mean: 0.0, stddev: 1.0 };
+        let d = keras_backend::op::RandomDist::Normal {
+            mean: 0.0,
+            stddev: 1.0,
+        };
         let a = random(d, 5, 10_000, DType::F64).unwrap();
         let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
         let b = one.install(|| random(d, 5, 10_000, DType::F64).unwrap());
         assert_eq!(a, b);
         let first = random(d, 5, 10, DType::F64).unwrap();
-        assert_eq!(first.as_slice::<f64>().unwrap(), &a.as_slice::<f64>().unwrap()[..10]);
+        assert_eq!(
+            first.as_slice::<f64>().unwrap(),
+            &a.as_slice::<f64>().unwrap()[..10]
+        );
     }
 }

@@ -72,15 +72,17 @@ macro_rules! int_unary {
     ($op:expr, $v:expr, $t:ty, $variant:ident) => {{
         use UnaryOp::*;
         let v: &[$t] = $v;
-        (|| -> Option<CpuStorage> { Some(CpuStorage::$variant(match $op {
-            Neg => map(v, |x: $t| x.wrapping_neg()),
-            Abs => map(v, |x: $t| x.wrapping_abs()),
-            Square => map(v, |x: $t| x.wrapping_mul(x)),
-            Sign => map(v, |x: $t| x.signum()),
-            Relu => map(v, |x: $t| x.max(0)),
-            Floor | Ceil | Round => v.to_vec(),
-            _ => return None,
-        })) })()
+        (|| -> Option<CpuStorage> {
+            Some(CpuStorage::$variant(match $op {
+                Neg => map(v, |x: $t| x.wrapping_neg()),
+                Abs => map(v, |x: $t| x.wrapping_abs()),
+                Square => map(v, |x: $t| x.wrapping_mul(x)),
+                Sign => map(v, |x: $t| x.signum()),
+                Relu => map(v, |x: $t| x.max(0)),
+                Floor | Ceil | Round => v.to_vec(),
+                _ => return None,
+            }))
+        })()
     }};
 }
 

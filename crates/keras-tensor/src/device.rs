@@ -32,7 +32,8 @@ impl Device {
             #[cfg(feature = "cuda")]
             Device::Cuda(_) => Err(Error::DeviceUnavailable {
                 device: self.to_string(),
-                reason: "the CUDA backend is not implemented in this version of keras-rs; use Device::Cpu".into(),
+                reason: "the CUDA backend is not implemented in this version of keras-rs; use Device::Cpu"
+                    .into(),
             }),
         }
     }
@@ -64,7 +65,14 @@ impl std::str::FromStr for Device {
         }
         Err(Error::InvalidArgument {
             op: "device",
-            msg: format!("unknown device {s:?} (expected \"cpu\"{})", if cfg!(feature = "cuda") { " or \"cuda:N\"" } else { "" }),
+            msg: format!(
+                "unknown device {s:?} (expected \"cpu\"{})",
+                if cfg!(feature = "cuda") {
+                    " or \"cuda:N\""
+                } else {
+                    ""
+                }
+            ),
         })
     }
 }

@@ -34,6 +34,26 @@ struct Inner {
     node: Option<Node>,
 }
 
+impl Drop for Inner {
+    /// Frees a long chain of recorded nodes (an unrolled RNN, thousands of steps) with a loop
+    /// instead of one nested drop per node, which would overflow the stack.
+    fn drop(&mut self) {
+        let Some(node) = self.node.take() else {
+            return;
+        };
+        drop(node.backward); // releases the closure's clones of the inputs first
+        let mut stack = node.inputs;
+        while let Some(t) = stack.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(t.0) {
+                if let Some(n) = inner.node.take() {
+                    drop(n.backward);
+                    stack.extend(n.inputs);
+                }
+            }
+        }
+    }
+}
+
 /// An n-dimensional array with a run-time shape and dtype on a [`Device`].
 ///
 /// Cloning is cheap (a reference count). Tensors are immutable: ops return new tensors, and
@@ -54,7 +74,13 @@ pub struct Tensor(Arc<Inner>);
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor(shape={:?}, dtype={}, device={}", self.shape(), self.dtype(), self.device())?;
+        write!(
+            f,
+            "Tensor(shape={:?}, dtype={}, device={}",
+            self.shape(),
+            self.dtype(),
+            self.device()
+        )?;
         if self.numel() <= 16 {
             if let Ok(v) = self.to_vec_f64() {
                 write!(f, ", values={v:?}")?;
@@ -110,23 +136,18 @@ impl Tensor {
         if !is_recording() || !inputs.iter().any(|t| t.is_tracked()) || !self.dtype().is_float() {
             return self;
         }
-        let inner = Arc::try_unwrap(self.0).unwrap_or_else(|arc| Inner {
-            id: TensorId::fresh(),
-            storage: arc.storage.clone(),
-            layout: arc.layout.clone(),
-            device: arc.device,
-            tracked: false,
-            node: None,
-        });
         let b: Box<BackwardFn> = Box::new(backward);
         Tensor(Arc::new(Inner {
+            id: TensorId::fresh(),
+            storage: self.0.storage.clone(),
+            layout: self.0.layout.clone(),
+            device: self.0.device,
             tracked: true,
             node: Some(Node {
                 op,
                 inputs: inputs.iter().map(|t| (*t).clone()).collect(),
                 backward: b,
             }),
-            ..inner
         }))
     }
 
@@ -167,7 +188,11 @@ impl Tensor {
     pub fn full(value: f64, shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
         device.check_available()?;
         let n = shape.iter().product();
-        Ok(Tensor::from_storage(Storage::Cpu(CpuStorage::full(value, n, dtype)), shape, *device))
+        Ok(Tensor::from_storage(
+            Storage::Cpu(CpuStorage::full(value, n, dtype)),
+            shape,
+            *device,
+        ))
     }
 
     /// Zeros.

@@ -32,10 +32,22 @@ pub fn check_grad(name: &str, inputs: &[&Tensor], f: impl Fn(&[Tensor]) -> Resul
 ///
 /// # Panics
 /// On any mismatch.
-pub fn check_grad_tol(name: &str, inputs: &[&Tensor], rtol: f64, atol: f64, f: impl Fn(&[Tensor]) -> Result<Tensor>) {
+pub fn check_grad_tol(
+    name: &str,
+    inputs: &[&Tensor],
+    rtol: f64,
+    atol: f64,
+    f: impl Fn(&[Tensor]) -> Result<Tensor>,
+) {
     let vars: Vec<Tensor> = inputs
         .iter()
-        .map(|t| t.cast(DType::F64).expect("cast").contiguous().expect("contiguous").variable())
+        .map(|t| {
+            t.cast(DType::F64)
+                .expect("cast")
+                .contiguous()
+                .expect("contiguous")
+                .variable()
+        })
         .collect();
     let y = f(&vars).unwrap_or_else(|e| panic!("{name}: forward failed: {e}"));
     let weights = randn(y.shape(), 99);
@@ -47,8 +59,16 @@ pub fn check_grad_tol(name: &str, inputs: &[&Tensor], rtol: f64, atol: f64, f: i
             .unwrap_or_else(|e| panic!("{name}: loss failed: {e}"))
     };
     let analytic: Vec<Option<Tensor>> = if y.is_tracked() {
-        let l = y.cast(DType::F64).unwrap().mul(&weights).unwrap().sum_all().unwrap();
-        let mut store = l.backward().unwrap_or_else(|e| panic!("{name}: backward failed: {e}"));
+        let l = y
+            .cast(DType::F64)
+            .unwrap()
+            .mul(&weights)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let mut store = l
+            .backward()
+            .unwrap_or_else(|e| panic!("{name}: backward failed: {e}"));
         vars.iter().map(|v| store.remove(v)).collect()
     } else {
         vec![None; vars.len()]

@@ -75,7 +75,9 @@ impl Opts {
 }
 
 fn fill(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             s = s
@@ -146,12 +148,15 @@ fn bench_matrixmultiply(o: &Opts, out: &mut Out, threads: usize) {
     }
 }
 
+/// One in-process sgemm candidate: name, threads, and a closure computing `c = a @ b`.
+type Candidate<'a> = (&'static str, usize, Box<dyn FnMut(&mut [f32]) + 'a>);
+
 fn bench_gemm_libs(o: &Opts, out: &mut Out) {
     for n in SIZES {
         let case = format!("sgemm_{n}");
         let (a, b) = (fill(n * n, 1), fill(n * n, 2));
-        let mut c = vec![0.0f32; n * n];
-        let (w, r) = o.reps(2.0 * (n as f64).powi(3));
+        let (a, b) = (&a[..], &b[..]);
+        let mut cands: Vec<Candidate> = Vec::new();
         for threads in [1usize, 2] {
             if o.wants(&case, "gemm") {
                 let par = if threads == 1 {
@@ -159,34 +164,38 @@ fn bench_gemm_libs(o: &Opts, out: &mut Out) {
                 } else {
                     gemm::Parallelism::Rayon(threads)
                 };
-                let t = time_ms(w, r, || {
-                    let ni = n as isize;
-                    // SAFETY: a, b, c are n*n row-major buffers; the strides address only them.
-                    unsafe {
-                        gemm::gemm(
-                            n,
-                            n,
-                            n,
-                            c.as_mut_ptr(),
-                            1,
-                            ni,
-                            false,
-                            a.as_ptr(),
-                            1,
-                            ni,
-                            b.as_ptr(),
-                            1,
-                            ni,
-                            0.0f32,
-                            1.0f32,
-                            false,
-                            false,
-                            false,
-                            par,
-                        )
-                    }
-                });
-                out.push(sgemm_record(n, "gemm", threads, t));
+                cands.push((
+                    "gemm",
+                    threads,
+                    Box::new(move |c: &mut [f32]| {
+                        let ni = n as isize;
+                        // SAFETY: a, b, c are n*n row-major buffers; the strides address
+                        // only them.
+                        unsafe {
+                            gemm::gemm(
+                                n,
+                                n,
+                                n,
+                                c.as_mut_ptr(),
+                                1,
+                                ni,
+                                false,
+                                a.as_ptr(),
+                                1,
+                                ni,
+                                b.as_ptr(),
+                                1,
+                                ni,
+                                0.0f32,
+                                1.0f32,
+                                false,
+                                false,
+                                false,
+                                par,
+                            )
+                        }
+                    }),
+                ));
             }
             if o.wants(&case, "faer") {
                 let par = if threads == 1 {
@@ -194,37 +203,54 @@ fn bench_gemm_libs(o: &Opts, out: &mut Out) {
                 } else {
                     faer::Par::rayon(threads)
                 };
-                let am = faer::MatRef::from_row_major_slice(&a, n, n);
-                let bm = faer::MatRef::from_row_major_slice(&b, n, n);
-                let t = time_ms(w, r, || {
-                    let cm = faer::MatMut::from_row_major_slice_mut(&mut c, n, n);
-                    faer::linalg::matmul::matmul(cm, faer::Accum::Replace, am, bm, 1.0f32, par);
-                });
-                out.push(sgemm_record(n, "faer", threads, t));
+                cands.push((
+                    "faer",
+                    threads,
+                    Box::new(move |c: &mut [f32]| {
+                        let am = faer::MatRef::from_row_major_slice(a, n, n);
+                        let bm = faer::MatRef::from_row_major_slice(b, n, n);
+                        let cm = faer::MatMut::from_row_major_slice_mut(c, n, n);
+                        faer::linalg::matmul::matmul(cm, faer::Accum::Replace, am, bm, 1.0f32, par);
+                    }),
+                ));
             }
             if o.wants(&case, "keras_cpu") {
                 let parallel = threads > 1;
-                let (am, bm) = (MatRef::row_major(&a, n, n), MatRef::row_major(&b, n, n));
-                let mut failed = None;
-                let t = time_ms(w, r, || {
-                    if let Err(e) = keras_cpu::matmul::gemm(am, bm, &mut c, 1.0, false, parallel) {
-                        failed = Some(e);
-                    }
-                });
-                match failed {
-                    Some(e) => println!("keras_cpu gemm failed: {e}"),
-                    None => out.push(sgemm_record(
-                        n,
-                        "keras_cpu",
-                        if parallel {
-                            rayon::current_num_threads()
-                        } else {
-                            1
-                        },
-                        t,
-                    )),
-                }
+                cands.push((
+                    "keras_cpu",
+                    if parallel { rayon::current_num_threads() } else { 1 },
+                    Box::new(move |c: &mut [f32]| {
+                        let (am, bm) = (MatRef::row_major(a, n, n), MatRef::row_major(b, n, n));
+                        if let Err(e) = keras_cpu::matmul::gemm(am, bm, c, 1.0, false, parallel) {
+                            panic!("keras_cpu gemm failed: {e}");
+                        }
+                    }),
+                ));
             }
+        }
+        if cands.is_empty() {
+            continue;
+        }
+        // Interleave the candidates round by round so that a noisy neighbour slows all of
+        // them alike; report each one's median and minimum.
+        let (w, r) = o.reps(2.0 * (n as f64).powi(3));
+        let mut c = vec![0.0f32; n * n];
+        let mut samples = vec![Vec::new(); cands.len()];
+        for _ in 0..w {
+            for cand in cands.iter_mut() {
+                (cand.2)(&mut c);
+            }
+        }
+        for _ in 0..r {
+            for (cand, s) in cands.iter_mut().zip(samples.iter_mut()) {
+                let t = std::time::Instant::now();
+                (cand.2)(&mut c);
+                s.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        for (cand, mut s) in cands.iter().zip(samples) {
+            s.sort_by(f64::total_cmp);
+            out.push(sgemm_record(n, cand.0, cand.1, (s[s.len() / 2], s[0])));
         }
     }
     // matrixmultiply reads its thread count once per process: measure it in children.
@@ -301,10 +327,7 @@ fn bench_numpy(o: &Opts, out: &mut Out) {
         return;
     }
     let python = std::env::var("KERAS_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    match Command::new(&python)
-        .args(["-c", "import numpy"])
-        .output()
-    {
+    match Command::new(&python).args(["-c", "import numpy"]).output() {
         Ok(r) if r.status.success() => {}
         Ok(_) => {
             println!("skipping numpy: `{python} -c 'import numpy'` failed (set KERAS_BENCH_PYTHON)");
@@ -319,7 +342,14 @@ fn bench_numpy(o: &Opts, out: &mut Out) {
     for threads in [1usize, 2] {
         let t = threads.to_string();
         let res = Command::new(&python)
-            .args(["-c", NUMPY_SCRIPT, &sizes.join(","), &w.to_string(), &r.to_string(), &t])
+            .args([
+                "-c",
+                NUMPY_SCRIPT,
+                &sizes.join(","),
+                &w.to_string(),
+                &r.to_string(),
+                &t,
+            ])
             .env("OPENBLAS_NUM_THREADS", &t)
             .env("OMP_NUM_THREADS", &t)
             .env("MKL_NUM_THREADS", &t)
@@ -491,7 +521,12 @@ fn bench_pool(o: &Opts, out: &mut Out) {
         // writes dx.
         for (suffix, bytes, fwd, bwd) in [
             ("_fwd", xb + yb, true, false),
-            ("_bwd", yb + xb + if kind == PoolKind::Max { xb } else { 0.0 }, false, true),
+            (
+                "_bwd",
+                yb + xb + if kind == PoolKind::Max { xb } else { 0.0 },
+                false,
+                true,
+            ),
             (
                 "_fwd_bwd",
                 2.0 * xb + 2.0 * yb + if kind == PoolKind::Max { xb } else { 0.0 },
@@ -544,9 +579,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut out = Out {
-        records: Vec::new(),
-    };
+    let mut out = Out { records: Vec::new() };
     if let Some(t) = o.child_mm {
         bench_matrixmultiply(&o, &mut out, t);
         return;

@@ -98,7 +98,10 @@ impl Tensor {
             )));
         }
         if !self.dtype().is_float() {
-            return Err(Error::Autodiff(format!("backward needs a float tensor, got {}", self.dtype())));
+            return Err(Error::Autodiff(format!(
+                "backward needs a float tensor, got {}",
+                self.dtype()
+            )));
         }
         if !self.is_tracked() {
             return Err(Error::Autodiff(
@@ -127,7 +130,8 @@ impl Tensor {
                 leaves.insert(t.id(), g);
                 continue;
             };
-            let grads = (node.backward)(&g).map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
+            let grads =
+                (node.backward)(&g).map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
             debug_assert_eq!(grads.len(), node.inputs.len(), "{}", node.op);
             for (inp, gi) in node.inputs.iter().zip(grads) {
                 let Some(gi) = gi else { continue };
@@ -142,7 +146,11 @@ impl Tensor {
                         inp.shape()
                     )));
                 }
-                let gi = if gi.dtype() != inp.dtype() { gi.cast(inp.dtype())? } else { gi };
+                let gi = if gi.dtype() != inp.dtype() {
+                    gi.cast(inp.dtype())?
+                } else {
+                    gi
+                };
                 match pending.remove(&inp.id()) {
                     Some(prev) => pending.insert(inp.id(), prev.add(&gi)?),
                     None => pending.insert(inp.id(), gi),
@@ -212,5 +220,47 @@ impl GradientTape {
         }
         let mut store = target.backward()?;
         Ok(sources.iter().map(|s| store.remove(s)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{no_grad, DType, Device, GradientTape, Tensor};
+
+    #[test]
+    fn long_chains_backprop_and_drop_without_overflowing_the_stack() {
+        let w = Tensor::ones(&[2], DType::F64, &Device::Cpu).unwrap().variable();
+        let mut h = w.clone();
+        for _ in 0..100_000 {
+            h = h.mul_scalar(1.0).unwrap();
+        }
+        let g = h.sum_all().unwrap().backward().unwrap();
+        assert_eq!(g.get(&w).unwrap().to_vec::<f64>().unwrap(), vec![1.0, 1.0]);
+        drop(h);
+    }
+
+    #[test]
+    fn reused_tensors_accumulate_and_no_grad_records_nothing() {
+        let x = Tensor::new(&[3.0f64], &[1]).unwrap();
+        let mut tape = GradientTape::persistent();
+        let x = tape.watch(&x);
+        // y = x*x + x: the two uses of x add up to 2x + 1 = 7.
+        let y = x.mul(&x).unwrap().add(&x).unwrap().sum_all().unwrap();
+        assert_eq!(tape.gradient(&y, &[&x]).unwrap()[0].as_ref().unwrap().item().unwrap(), 7.0);
+        assert!(tape.gradient(&y, &[&x]).is_ok(), "persistent tapes can be reused");
+        let z = no_grad(|| x.exp().unwrap());
+        assert!(!z.is_tracked() && z.node().is_none());
+        let once = GradientTape::new();
+        let y2 = x.square().unwrap().sum_all().unwrap();
+        once.gradient(&y2, &[&x]).unwrap();
+        assert!(once.gradient(&y2, &[&x]).is_err());
+    }
+
+    #[test]
+    fn backward_errors_are_clear() {
+        let v = Tensor::new(&[1.0f32, 2.0], &[2]).unwrap().variable();
+        assert!(v.exp().unwrap().backward().unwrap_err().to_string().contains("scalar"));
+        let c = Tensor::new(&[1.0f32], &[1]).unwrap();
+        assert!(c.backward().unwrap_err().to_string().contains("variable"));
     }
 }

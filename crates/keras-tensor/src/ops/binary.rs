@@ -14,10 +14,18 @@ impl Tensor {
     }
 
     /// Broadcast layouts of both operands and the output shape.
-    fn broadcast_pair(&self, other: &Tensor, op: &'static str) -> Result<(Vec<usize>, keras_backend::Layout, keras_backend::Layout)> {
+    fn broadcast_pair(
+        &self,
+        other: &Tensor,
+        op: &'static str,
+    ) -> Result<(Vec<usize>, keras_backend::Layout, keras_backend::Layout)> {
         self.same_device(op, &[other])?;
         let shape = broadcast_shapes(op, self.shape(), other.shape())?;
-        Ok((shape.clone(), self.layout().broadcast_to(&shape)?, other.layout().broadcast_to(&shape)?))
+        Ok((
+            shape.clone(),
+            self.layout().broadcast_to(&shape)?,
+            other.layout().broadcast_to(&shape)?,
+        ))
     }
 
     /// Applies a primitive binary op (see [`BinaryOp`]) with broadcasting and promotion; the
@@ -38,7 +46,9 @@ impl Tensor {
         let out = Tensor::from_cpu(out, &shape);
         let y = out.detach();
         let (x1, x2) = (a.clone(), b.clone());
-        Ok(out.record(op.name(), &[&a, &b], move |g| binary_backward(op, &x1, &x2, &y, g)))
+        Ok(out.record(op.name(), &[&a, &b], move |g| {
+            binary_backward(op, &x1, &x2, &y, g)
+        }))
     }
 
     /// Elementwise comparison giving a `bool` tensor (after promotion and broadcasting).
@@ -68,7 +78,13 @@ fn unbroadcast(g: Tensor, shape: &[usize]) -> Result<Option<Tensor>> {
     Ok(Some(g.sum_to(shape)?))
 }
 
-fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+fn binary_backward(
+    op: BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    y: &Tensor,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     use BinaryOp::*;
     let (ga, gb) = match op {
         Add => (g.clone(), g.clone()),
@@ -80,14 +96,21 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, y: &Tensor, g: &Tensor)
             let ga = g.mul(b)?.mul(&a.pow(&b.sub_scalar(1.0)?)?)?;
             let zero = a.scalar_like(0.0)?;
             let safe_a = Tensor::where_cond(&a.eq(&zero)?, &a.ones_like()?, a)?;
-            let gb = g.mul(&Tensor::where_cond(&a.eq(&zero)?, &zero, &y.mul(&safe_a.log()?)?)?)?;
+            let gb = g.mul(&Tensor::where_cond(
+                &a.eq(&zero)?,
+                &zero,
+                &y.mul(&safe_a.log()?)?,
+            )?)?;
             (ga, gb)
         }
         // Ties send the gradient to the first operand (TensorFlow's convention).
         Maximum | Minimum => {
             let first = if op == Maximum { a.ge(b)? } else { a.le(b)? };
             let zero = g.scalar_like(0.0)?;
-            (Tensor::where_cond(&first, g, &zero)?, Tensor::where_cond(&first, &zero, g)?)
+            (
+                Tensor::where_cond(&first, g, &zero)?,
+                Tensor::where_cond(&first, &zero, g)?,
+            )
         }
         LogicalAnd | LogicalOr => return Ok(vec![None, None]),
     };
@@ -181,7 +204,10 @@ mod tests {
         let a = randn(&[2, 1, 3], 1);
         let b = randn(&[4, 1], 2);
         for (name, f) in [
-            ("add", Tensor::add as fn(&Tensor, &Tensor) -> keras_backend::Result<Tensor>),
+            (
+                "add",
+                Tensor::add as fn(&Tensor, &Tensor) -> keras_backend::Result<Tensor>,
+            ),
             ("sub", Tensor::sub),
             ("mul", Tensor::mul),
             ("maximum", Tensor::maximum),
@@ -193,9 +219,15 @@ mod tests {
         check_grad("div", &[&a, &pos], |t| t[0].div(&t[1]));
         check_grad("pow", &[&pos, &a], |t| t[0].pow(&t[1]));
         check_grad("pow_scalar", &[&a], |t| t[0].pow_scalar(3.0));
-        check_grad("add_scalar_shape", &[&randn(&[], 3), &randn(&[3], 4)], |t| t[0].add(&t[1]));
-        check_grad("mul_empty", &[&randn(&[0, 3], 5), &randn(&[3], 6)], |t| t[0].mul(&t[1]));
-        check_grad("mul_permuted", &[&randn(&[3, 2], 7)], |t| t[0].transpose(0, 1)?.mul(&t[0].transpose(0, 1)?));
+        check_grad("add_scalar_shape", &[&randn(&[], 3), &randn(&[3], 4)], |t| {
+            t[0].add(&t[1])
+        });
+        check_grad("mul_empty", &[&randn(&[0, 3], 5), &randn(&[3], 6)], |t| {
+            t[0].mul(&t[1])
+        });
+        check_grad("mul_permuted", &[&randn(&[3, 2], 7)], |t| {
+            t[0].transpose(0, 1)?.mul(&t[0].transpose(0, 1)?)
+        });
     }
 
     #[test]
@@ -203,7 +235,10 @@ mod tests {
         let a = Tensor::zeros(&[2, 3], DType::F32, &crate::Device::Cpu).unwrap();
         let b = Tensor::zeros(&[4], DType::F32, &crate::Device::Cpu).unwrap();
         let e = a.add(&b).unwrap_err().to_string();
-        assert!(e.contains("add") && e.contains("[2, 3]") && e.contains("[4]"), "{e}");
+        assert!(
+            e.contains("add") && e.contains("[2, 3]") && e.contains("[4]"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -212,7 +247,10 @@ mod tests {
         let f = Tensor::new(&[0.5f32, 0.5], &[2]).unwrap();
         assert_eq!(i.add(&f).unwrap().dtype(), DType::F32);
         assert_eq!(i.add_scalar(1.0).unwrap().dtype(), DType::I32);
-        assert_eq!(i.add_scalar(0.5).unwrap().to_vec::<f32>().unwrap(), vec![1.5, 2.5]);
+        assert_eq!(
+            i.add_scalar(0.5).unwrap().to_vec::<f32>().unwrap(),
+            vec![1.5, 2.5]
+        );
         assert_eq!(i.div(&i).unwrap().dtype(), DType::F32);
     }
 }

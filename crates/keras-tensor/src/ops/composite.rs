@@ -47,10 +47,16 @@ impl Tensor {
     pub fn gelu(&self, approximate: bool) -> Result<Tensor> {
         if approximate {
             let c = (2.0 / std::f64::consts::PI).sqrt();
-            let inner = self.add(&self.pow_scalar(3.0)?.mul_scalar(0.044715)?)?.mul_scalar(c)?;
+            let inner = self
+                .add(&self.pow_scalar(3.0)?.mul_scalar(0.044715)?)?
+                .mul_scalar(c)?;
             self.mul_scalar(0.5)?.mul(&inner.tanh()?.add_scalar(1.0)?)
         } else {
-            let cdf = self.mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?.erf()?.add_scalar(1.0)?.mul_scalar(0.5)?;
+            let cdf = self
+                .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?
+                .erf()?
+                .add_scalar(1.0)?
+                .mul_scalar(0.5)?;
             self.mul(&cdf)
         }
     }
@@ -93,7 +99,8 @@ impl Tensor {
     /// # Errors
     /// For non-float dtypes.
     pub fn selu(&self) -> Result<Tensor> {
-        self.elu(1.673_263_242_354_377_3)?.mul_scalar(1.050_700_987_355_480_5)
+        self.elu(1.673_263_242_354_377_3)?
+            .mul_scalar(1.050_700_987_355_480_5)
     }
 
     /// `x` for `x >= 0`, else `negative_slope * x`.
@@ -101,7 +108,11 @@ impl Tensor {
     /// # Errors
     /// For non-float dtypes.
     pub fn leaky_relu(&self, negative_slope: f64) -> Result<Tensor> {
-        Tensor::where_cond(&self.ge(&self.scalar_like(0.0)?)?, self, &self.mul_scalar(negative_slope)?)
+        Tensor::where_cond(
+            &self.ge(&self.scalar_like(0.0)?)?,
+            self,
+            &self.mul_scalar(negative_slope)?,
+        )
     }
 
     /// `min(max(x, 0), 6)`.
@@ -160,7 +171,13 @@ impl Tensor {
     ///
     /// # Errors
     /// When shapes do not broadcast or an axis is out of range.
-    pub fn layer_norm(&self, axes: &[isize], gamma: Option<&Tensor>, beta: Option<&Tensor>, epsilon: f64) -> Result<Tensor> {
+    pub fn layer_norm(
+        &self,
+        axes: &[isize],
+        gamma: Option<&Tensor>,
+        beta: Option<&Tensor>,
+        epsilon: f64,
+    ) -> Result<Tensor> {
         let (mean, var) = self.moments(axes, true)?;
         let mut y = self.sub(&mean)?.mul(&var.add_scalar(epsilon)?.rsqrt()?)?;
         if let Some(g) = gamma {
@@ -177,7 +194,12 @@ impl Tensor {
     ///
     /// # Errors
     /// When `gamma`/`beta` do not match the channel count.
-    pub fn batch_norm_train(&self, gamma: Option<&Tensor>, beta: Option<&Tensor>, epsilon: f64) -> Result<(Tensor, Tensor, Tensor)> {
+    pub fn batch_norm_train(
+        &self,
+        gamma: Option<&Tensor>,
+        beta: Option<&Tensor>,
+        epsilon: f64,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
         let axes: Vec<isize> = (0..self.rank() as isize - 1).collect();
         let (mean, var) = self.moments(&axes, false)?;
         let y = self.batch_norm_inference(&mean, &var, gamma, beta, epsilon)?;
@@ -188,7 +210,14 @@ impl Tensor {
     ///
     /// # Errors
     /// When shapes do not broadcast.
-    pub fn batch_norm_inference(&self, mean: &Tensor, var: &Tensor, gamma: Option<&Tensor>, beta: Option<&Tensor>, epsilon: f64) -> Result<Tensor> {
+    pub fn batch_norm_inference(
+        &self,
+        mean: &Tensor,
+        var: &Tensor,
+        gamma: Option<&Tensor>,
+        beta: Option<&Tensor>,
+        epsilon: f64,
+    ) -> Result<Tensor> {
         let mut scale = var.add_scalar(epsilon)?.rsqrt()?;
         if let Some(g) = gamma {
             scale = scale.mul(g)?;
@@ -204,7 +233,9 @@ impl Tensor {
 /// Probabilities renormalized along the last axis and clipped to `[ε, 1-ε]`, as Keras does
 /// before taking logs.
 fn clipped_probs(y_pred: &Tensor) -> Result<Tensor> {
-    y_pred.div(&y_pred.sum(&[-1], true)?)?.clip(EPSILON, 1.0 - EPSILON)
+    y_pred
+        .div(&y_pred.sum(&[-1], true)?)?
+        .clip(EPSILON, 1.0 - EPSILON)
 }
 
 fn float_pred(op: &'static str, y_pred: &Tensor) -> Result<()> {
@@ -233,7 +264,11 @@ pub fn categorical_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: b
             rhs: y_pred.shape().to_vec(),
         });
     }
-    let logp = if from_logits { y_pred.log_softmax(-1)? } else { clipped_probs(y_pred)?.log()? };
+    let logp = if from_logits {
+        y_pred.log_softmax(-1)?
+    } else {
+        clipped_probs(y_pred)?.log()?
+    };
     y_true.cast(y_pred.dtype())?.mul(&logp)?.sum(&[-1], false)?.neg()
 }
 
@@ -242,7 +277,11 @@ pub fn categorical_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: b
 ///
 /// # Errors
 /// When the shapes do not fit or a label is out of range.
-pub fn sparse_categorical_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool) -> Result<Tensor> {
+pub fn sparse_categorical_crossentropy(
+    y_true: &Tensor,
+    y_pred: &Tensor,
+    from_logits: bool,
+) -> Result<Tensor> {
     float_pred("sparse_categorical_crossentropy", y_pred)?;
     let labels = if y_true.rank() == y_pred.rank() && y_true.shape().last() == Some(&1) {
         y_true.squeeze(&[-1])?
@@ -256,8 +295,16 @@ pub fn sparse_categorical_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_lo
             rhs: y_pred.shape().to_vec(),
         });
     }
-    let labels = if labels.dtype().is_int() { labels } else { labels.cast(DType::I64)? };
-    let logp = if from_logits { y_pred.log_softmax(-1)? } else { clipped_probs(y_pred)?.log()? };
+    let labels = if labels.dtype().is_int() {
+        labels
+    } else {
+        labels.cast(DType::I64)?
+    };
+    let logp = if from_logits {
+        y_pred.log_softmax(-1)?
+    } else {
+        clipped_probs(y_pred)?.log()?
+    };
     logp.gather(&labels.expand_dims(-1)?, -1)?.squeeze(&[-1])?.neg()
 }
 
@@ -271,11 +318,15 @@ pub fn binary_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool) 
     let z = y_true.cast(y_pred.dtype())?;
     let per = if from_logits {
         let x = y_pred;
-        x.relu()?.sub(&x.mul(&z)?)?.add(&x.abs()?.neg()?.exp()?.log1p()?)?
+        x.relu()?
+            .sub(&x.mul(&z)?)?
+            .add(&x.abs()?.neg()?.exp()?.log1p()?)?
     } else {
         let p = y_pred.clip(EPSILON, 1.0 - EPSILON)?;
         let one_minus = |t: &Tensor| t.neg()?.add_scalar(1.0);
-        z.mul(&p.log()?)?.add(&one_minus(&z)?.mul(&one_minus(&p)?.log()?)?)?.neg()?
+        z.mul(&p.log()?)?
+            .add(&one_minus(&z)?.mul(&one_minus(&p)?.log()?)?)?
+            .neg()?
     };
     per.mean(&[-1], false)
 }
@@ -299,22 +350,32 @@ mod tests {
         check_grad("layer_norm", &[&x, &randn(&[5], 2), &randn(&[5], 3)], |t| {
             t[0].layer_norm(&[-1], Some(&t[1]), Some(&t[2]), 1e-3)
         });
-        check_grad("batch_norm", &[&randn(&[4, 2, 3], 4), &randn(&[3], 5), &randn(&[3], 6)], |t| {
-            Ok(t[0].batch_norm_train(Some(&t[1]), Some(&t[2]), 1e-3)?.0)
-        });
+        check_grad(
+            "batch_norm",
+            &[&randn(&[4, 2, 3], 4), &randn(&[3], 5), &randn(&[3], 6)],
+            |t| Ok(t[0].batch_norm_train(Some(&t[1]), Some(&t[2]), 1e-3)?.0),
+        );
         let labels = Tensor::new(&[0i64, 4, 2], &[3]).unwrap();
-        check_grad("sparse_ce_logits", &[&x], |t| sparse_categorical_crossentropy(&labels, &t[0], true));
+        check_grad("sparse_ce_logits", &[&x], |t| {
+            sparse_categorical_crossentropy(&labels, &t[0], true)
+        });
         let probs = x.softmax(-1).unwrap();
         let onehot = labels.one_hot(5).unwrap();
-        check_grad("cce_probs", &[&probs], |t| categorical_crossentropy(&onehot, &t[0], false));
+        check_grad("cce_probs", &[&probs], |t| {
+            categorical_crossentropy(&onehot, &t[0], false)
+        });
         let z = randn(&[3, 5], 7).gt(&Tensor::scalar(0.0f64)).unwrap();
         check_grad("bce_logits", &[&x], |t| binary_crossentropy(&z, &t[0], true));
-        check_grad("bce_probs", &[&x.sigmoid().unwrap()], |t| binary_crossentropy(&z, &t[0], false));
+        check_grad("bce_probs", &[&x.sigmoid().unwrap()], |t| {
+            binary_crossentropy(&z, &t[0], false)
+        });
     }
 
     #[test]
     fn crossentropy_shape_errors_name_both_shapes() {
-        let e = categorical_crossentropy(&randn(&[2, 3], 1), &randn(&[2, 4], 2), true).unwrap_err().to_string();
+        let e = categorical_crossentropy(&randn(&[2, 3], 1), &randn(&[2, 4], 2), true)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[2, 3]") && e.contains("[2, 4]"), "{e}");
         let labels = Tensor::new(&[0i64, 1, 2], &[3]).unwrap();
         assert!(sparse_categorical_crossentropy(&labels, &randn(&[2, 4], 2), true).is_err());

@@ -42,7 +42,15 @@ impl Padding {
 
     /// `(before, after)` for one axis of size `input` with a window of `kernel` cells
     /// spread by `dilation`, moving by `stride` (TensorFlow's rule for `same`).
-    pub(crate) fn resolve(&self, op: &'static str, axis: usize, input: usize, kernel: usize, stride: usize, dilation: usize) -> Result<(usize, usize)> {
+    pub(crate) fn resolve(
+        &self,
+        op: &'static str,
+        axis: usize,
+        input: usize,
+        kernel: usize,
+        stride: usize,
+        dilation: usize,
+    ) -> Result<(usize, usize)> {
         let span = dilation * (kernel.max(1) - 1) + 1;
         Ok(match self {
             Padding::Valid => (0, 0),
@@ -54,7 +62,10 @@ impl Padding {
             Padding::Causal => (span - 1, 0),
             Padding::Explicit(p) => *p.get(axis).ok_or_else(|| Error::InvalidArgument {
                 op,
-                msg: format!("explicit padding has {} entries, needs one per spatial axis", p.len()),
+                msg: format!(
+                    "explicit padding has {} entries, needs one per spatial axis",
+                    p.len()
+                ),
             })?,
         })
     }
@@ -195,7 +206,12 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::conv2d`]; `Causal` and `Explicit` padding and groups are not supported.
-    pub fn conv_transpose2d(&self, kernel: &Tensor, args: &ConvArgs, output_padding: Option<&[usize]>) -> Result<Tensor> {
+    pub fn conv_transpose2d(
+        &self,
+        kernel: &Tensor,
+        args: &ConvArgs,
+        output_padding: Option<&[usize]>,
+    ) -> Result<Tensor> {
         let (x, w) = promote("conv_transpose2d", self, kernel)?;
         let p = transpose_params("conv_transpose2d", &x, &w, args, output_padding, 2)?;
         conv_input_grad(&x, &w, p)
@@ -205,7 +221,12 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::conv_transpose2d`].
-    pub fn conv_transpose1d(&self, kernel: &Tensor, args: &ConvArgs, output_padding: Option<usize>) -> Result<Tensor> {
+    pub fn conv_transpose1d(
+        &self,
+        kernel: &Tensor,
+        args: &ConvArgs,
+        output_padding: Option<usize>,
+    ) -> Result<Tensor> {
         let (x, w) = promote("conv_transpose1d", self, kernel)?;
         let op = output_padding.map(|o| [o]);
         let p = transpose_params("conv_transpose1d", &x, &w, args, op.as_ref().map(|o| &o[..]), 1)?;
@@ -347,9 +368,15 @@ fn transpose_params(
                     Some(o) => span + span % 2 - 2 + o,
                 };
                 let left = (pad / 2 + pad % 2).min(span - 1);
-                (span - 1 - left, ((input.max(1) - 1) * s + 2 + pad).saturating_sub(span))
+                (
+                    span - 1 - left,
+                    ((input.max(1) - 1) * s + 2 + pad).saturating_sub(span),
+                )
             }
-            _ => (0, (input.max(1) - 1) * s + span + op_i.unwrap_or(span.max(s) - span)),
+            _ => (
+                0,
+                (input.max(1) - 1) * s + span + op_i.unwrap_or(span.max(s) - span),
+            ),
         };
         let out = if input == 0 { 0 } else { out };
         // Pad after so the forward convolution of `out` cells yields exactly `input` cells.
@@ -381,10 +408,17 @@ fn kernel_shape(p: &Conv2dParams) -> Vec<usize> {
 macro_rules! float_kernel {
     ($f:path, $p:expr, $a:expr, $b:expr) => {{
         let (a, b) = ($a, $b);
-        let (sa, sb) = (a.storage().cpu().contiguous(a.layout()), b.storage().cpu().contiguous(b.layout()));
+        let (sa, sb) = (
+            a.storage().cpu().contiguous(a.layout()),
+            b.storage().cpu().contiguous(b.layout()),
+        );
         match (&*sa, &*sb) {
-            (keras_cpu::CpuStorage::F32(x), keras_cpu::CpuStorage::F32(y)) => keras_cpu::CpuStorage::F32($f($p, x, y)?),
-            (keras_cpu::CpuStorage::F64(x), keras_cpu::CpuStorage::F64(y)) => keras_cpu::CpuStorage::F64($f($p, x, y)?),
+            (keras_cpu::CpuStorage::F32(x), keras_cpu::CpuStorage::F32(y)) => {
+                keras_cpu::CpuStorage::F32($f($p, x, y)?)
+            }
+            (keras_cpu::CpuStorage::F64(x), keras_cpu::CpuStorage::F64(y)) => {
+                keras_cpu::CpuStorage::F64($f($p, x, y)?)
+            }
             _ => {
                 // Half precision: compute in f32, round once.
                 let d = a.dtype();
@@ -401,9 +435,14 @@ macro_rules! float_kernel {
 fn conv_forward(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     let out = float_kernel!(keras_cpu::conv::conv2d_forward, &p, x, w);
     let (xs, ws) = (x.clone(), w.clone());
-    Ok(Tensor::from_cpu(out, &conv_shape(&p, true)).record("conv2d", &[x, w], move |g| {
-        Ok(vec![Some(conv_input_grad(g, &ws, p)?), Some(conv_kernel_grad(&xs, g, p)?)])
-    }))
+    Ok(
+        Tensor::from_cpu(out, &conv_shape(&p, true)).record("conv2d", &[x, w], move |g| {
+            Ok(vec![
+                Some(conv_input_grad(g, &ws, p)?),
+                Some(conv_kernel_grad(&xs, g, p)?),
+            ])
+        }),
+    )
 }
 
 /// `dx = conv_input_grad(dy, w)`: the adjoint of `conv_forward` in `x` (the transposed
@@ -411,19 +450,29 @@ fn conv_forward(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
 fn conv_input_grad(dy: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     let out = float_kernel!(keras_cpu::conv::conv2d_backward_input, &p, dy, w);
     let (dys, ws) = (dy.clone(), w.clone());
-    Ok(Tensor::from_cpu(out, &conv_shape(&p, false)).record("conv_transpose", &[dy, w], move |g| {
-        // d<g, T(dy, w)> / d dy = conv(g, w);  / d w = kernel_grad(g as x, dy)
-        Ok(vec![Some(conv_forward(g, &ws, p)?), Some(conv_kernel_grad(g, &dys, p)?)])
-    }))
+    Ok(
+        Tensor::from_cpu(out, &conv_shape(&p, false)).record("conv_transpose", &[dy, w], move |g| {
+            // d<g, T(dy, w)> / d dy = conv(g, w);  / d w = kernel_grad(g as x, dy)
+            Ok(vec![
+                Some(conv_forward(g, &ws, p)?),
+                Some(conv_kernel_grad(g, &dys, p)?),
+            ])
+        }),
+    )
 }
 
 /// `dw = conv_kernel_grad(x, dy)`: the adjoint of `conv_forward` in `w`.
 fn conv_kernel_grad(x: &Tensor, dy: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     let out = float_kernel!(keras_cpu::conv::conv2d_backward_filter, &p, x, dy);
     let (xs, dys) = (x.clone(), dy.clone());
-    Ok(Tensor::from_cpu(out, &kernel_shape(&p)).record("conv2d_kernel_grad", &[x, dy], move |g| {
-        Ok(vec![Some(conv_input_grad(&dys, g, p)?), Some(conv_forward(&xs, g, p)?)])
-    }))
+    Ok(
+        Tensor::from_cpu(out, &kernel_shape(&p)).record("conv2d_kernel_grad", &[x, dy], move |g| {
+            Ok(vec![
+                Some(conv_input_grad(&dys, g, p)?),
+                Some(conv_forward(&xs, g, p)?),
+            ])
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -434,35 +483,51 @@ mod tests {
     #[test]
     fn conv2d_gradients_match_finite_differences() {
         let x = randn(&[2, 5, 4, 3], 1);
-        check_grad("conv2d", &[&x, &randn(&[3, 2, 3, 2], 2)], |t| t[0].conv2d(&t[1], &ConvArgs::new()));
+        check_grad("conv2d", &[&x, &randn(&[3, 2, 3, 2], 2)], |t| {
+            t[0].conv2d(&t[1], &ConvArgs::new())
+        });
         check_grad("conv2d_same_s2", &[&x, &randn(&[3, 3, 3, 2], 3)], |t| {
             t[0].conv2d(&t[1], &ConvArgs::new().strides(2).padding(Padding::Same))
         });
         check_grad("conv2d_dilated_explicit", &[&x, &randn(&[2, 2, 3, 2], 4)], |t| {
-            t[0].conv2d(&t[1], &ConvArgs::new().dilation(2).padding(Padding::Explicit(vec![(1, 0), (0, 2)])))
+            t[0].conv2d(
+                &t[1],
+                &ConvArgs::new()
+                    .dilation(2)
+                    .padding(Padding::Explicit(vec![(1, 0), (0, 2)])),
+            )
         });
         check_grad("conv2d_depthwise", &[&x, &randn(&[3, 3, 1, 6], 5)], |t| {
             t[0].conv2d(&t[1], &ConvArgs::new().groups(3).padding(Padding::Same))
         });
-        check_grad("conv2d_1x1", &[&x, &randn(&[1, 1, 3, 4], 6)], |t| t[0].conv2d(&t[1], &ConvArgs::new()));
-        check_grad("conv2d_permuted_input", &[&randn(&[2, 4, 5, 3], 7), &randn(&[2, 2, 3, 2], 8)], |t| {
-            t[0].permute(&[0, 2, 1, 3])?.conv2d(&t[1], &ConvArgs::new())
+        check_grad("conv2d_1x1", &[&x, &randn(&[1, 1, 3, 4], 6)], |t| {
+            t[0].conv2d(&t[1], &ConvArgs::new())
         });
+        check_grad(
+            "conv2d_permuted_input",
+            &[&randn(&[2, 4, 5, 3], 7), &randn(&[2, 2, 3, 2], 8)],
+            |t| t[0].permute(&[0, 2, 1, 3])?.conv2d(&t[1], &ConvArgs::new()),
+        );
     }
 
     #[test]
     fn conv1d_and_transposed_gradients_match_finite_differences() {
         let x = randn(&[2, 7, 4], 1);
         check_grad("conv1d_causal", &[&x, &randn(&[3, 2, 4], 2)], |t| {
-            t[0].conv1d(&t[1], &ConvArgs::new().groups(2).padding(Padding::Causal).dilation(2))
+            t[0].conv1d(
+                &t[1],
+                &ConvArgs::new().groups(2).padding(Padding::Causal).dilation(2),
+            )
         });
         let x2 = randn(&[1, 3, 4, 2], 3);
         check_grad("conv_transpose2d_same", &[&x2, &randn(&[3, 3, 5, 2], 4)], |t| {
             t[0].conv_transpose2d(&t[1], &ConvArgs::new().strides(2).padding(Padding::Same), None)
         });
-        check_grad("conv_transpose2d_valid_op", &[&x2, &randn(&[2, 3, 3, 2], 5)], |t| {
-            t[0].conv_transpose2d(&t[1], &ConvArgs::new().strides(2), Some(&[1, 1]))
-        });
+        check_grad(
+            "conv_transpose2d_valid_op",
+            &[&x2, &randn(&[2, 3, 3, 2], 5)],
+            |t| t[0].conv_transpose2d(&t[1], &ConvArgs::new().strides(2), Some(&[1, 1])),
+        );
         check_grad("conv_transpose1d", &[&x, &randn(&[3, 2, 4], 6)], |t| {
             t[0].conv_transpose1d(&t[1], &ConvArgs::new().strides(3), None)
         });
@@ -470,7 +535,13 @@ mod tests {
 
     #[test]
     fn channel_mismatch_names_both_shapes() {
-        let e = randn(&[1, 4, 4, 3], 1).conv2d(&randn(&[3, 3, 2, 4], 2), &ConvArgs::new()).unwrap_err().to_string();
-        assert!(e.contains("conv2d") && e.contains("[1, 4, 4, 3]") && e.contains("[3, 3, 2, 4]"), "{e}");
+        let e = randn(&[1, 4, 4, 3], 1)
+            .conv2d(&randn(&[3, 3, 2, 4], 2), &ConvArgs::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("conv2d") && e.contains("[1, 4, 4, 3]") && e.contains("[3, 3, 2, 4]"),
+            "{e}"
+        );
     }
 }

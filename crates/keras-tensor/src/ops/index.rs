@@ -33,19 +33,27 @@ impl Tensor {
                 msg: "indices must be 1-D (reshape the result for other shapes)".into(),
             });
         }
-        let out = keras_cpu::index::index_select(self.storage().cpu(), self.layout(), indices.storage().cpu(), indices.layout(), a)?;
+        let out = keras_cpu::index::index_select(
+            self.storage().cpu(),
+            self.layout(),
+            indices.storage().cpu(),
+            indices.layout(),
+            a,
+        )?;
         let mut shape = self.shape().to_vec();
         shape[a] = indices.numel();
         let idx = indices.clone();
         let x_shape = self.shape().to_vec();
-        Ok(Tensor::from_cpu(out, &shape).record("index_select", &[self], move |g| {
-            // Adjoint: add each gradient row back at its index.
-            let mut ishape = vec![1; g.rank()];
-            ishape[a] = idx.numel();
-            let full = idx.reshape_to(&ishape)?.broadcast_to(g.shape())?;
-            let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
-            Ok(vec![Some(zeros.scatter_add(&full, g, a as isize)?)])
-        }))
+        Ok(
+            Tensor::from_cpu(out, &shape).record("index_select", &[self], move |g| {
+                // Adjoint: add each gradient row back at its index.
+                let mut ishape = vec![1; g.rank()];
+                ishape[a] = idx.numel();
+                let full = idx.reshape_to(&ishape)?.broadcast_to(g.shape())?;
+                let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
+                Ok(vec![Some(zeros.scatter_add(&full, g, a as isize)?)])
+            }),
+        )
     }
 
     /// NumPy `take_along_axis`: `out[..., j, ...] = x[..., indices[..., j, ...], ...]` along
@@ -70,33 +78,19 @@ impl Tensor {
             lhs: self.shape().to_vec(),
             rhs: indices.shape().to_vec(),
         })?;
-        let out = keras_cpu::index::gather(self.storage().cpu(), self.layout(), idx.storage().cpu(), idx.layout(), a)?;
-        let x_shape = self.shape().to_vec();
-        Ok(Tensor::from_cpu(out, &ishape).record("gather", &[self], move |g| {
-            let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
-            Ok(vec![Some(zeros.scatter_add(&idx, g, a as isize)?)])
-        }))
+        self.gather_raw(&idx, a)
     }
 
     /// PyTorch `scatter_add`: a copy of this tensor with `updates[p]` added at position `p`
     /// with its `axis` coordinate replaced by `indices[p]` (repeated indices add up).
     ///
     /// # Errors
-    /// When `indices` and `updates` differ in shape, their other axes differ from this
-    /// tensor's, or an index is out of range.
+    /// When `indices` and `updates` differ in shape, are larger than this tensor off `axis`
+    /// (PyTorch's rule: smaller is fine), or an index is out of range.
     pub fn scatter_add(&self, indices: &Tensor, updates: &Tensor, axis: isize) -> Result<Tensor> {
         let a = normalize_axis("scatter_add", axis, self.rank())?;
         check_indices("scatter_add", indices)?;
-        let ok = indices.shape() == updates.shape()
-            && indices.rank() == self.rank()
-            && (0..self.rank()).all(|d| d == a || indices.shape()[d] == self.shape()[d]);
-        if !ok {
-            return Err(Error::ShapeMismatch {
-                op: "scatter_add",
-                lhs: self.shape().to_vec(),
-                rhs: updates.shape().to_vec(),
-            });
-        }
+        self.same_device("scatter_add", &[indices, updates])?;
         let upd = updates.cast(self.dtype())?;
         let out = keras_cpu::index::scatter_add(
             self.storage().cpu(),
@@ -108,8 +102,27 @@ impl Tensor {
             a,
         )?;
         let idx = indices.clone();
-        Ok(Tensor::from_cpu(out, self.shape()).record("scatter_add", &[self, &upd], move |g| {
-            Ok(vec![Some(g.clone()), Some(g.gather(&idx, a as isize)?)])
+        Ok(
+            Tensor::from_cpu(out, self.shape()).record("scatter_add", &[self, &upd], move |g| {
+                Ok(vec![Some(g.clone()), Some(g.gather_raw(&idx, a)?)])
+            }),
+        )
+    }
+
+    /// PyTorch-style gather (indices no larger than this tensor off `axis`, no broadcasting).
+    fn gather_raw(&self, idx: &Tensor, a: usize) -> Result<Tensor> {
+        let out = keras_cpu::index::gather(
+            self.storage().cpu(),
+            self.layout(),
+            idx.storage().cpu(),
+            idx.layout(),
+            a,
+        )?;
+        let x_shape = self.shape().to_vec();
+        let idx = idx.clone();
+        Ok(Tensor::from_cpu(out, idx.shape()).record("gather", &[self], move |g| {
+            let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
+            Ok(vec![Some(zeros.scatter_add(&idx, g, a as isize)?)])
         }))
     }
 
@@ -121,7 +134,10 @@ impl Tensor {
     pub fn one_hot(&self, depth: usize) -> Result<Tensor> {
         check_indices("one_hot", self)?;
         let classes = Tensor::arange(0.0, depth as f64, 1.0, DType::I64, self.device())?;
-        self.cast(DType::I64)?.expand_dims(-1)?.eq(&classes)?.cast(DType::F32)
+        self.cast(DType::I64)?
+            .expand_dims(-1)?
+            .eq(&classes)?
+            .cast(DType::F32)
     }
 }
 
@@ -138,13 +154,23 @@ mod tests {
         let gidx = Tensor::new(&[0i64, 2, 1, 1, 0, 0, 2, 2], &[4, 2]).unwrap();
         check_grad("gather", &[&x], |t| t[0].gather(&gidx, 1));
         let sidx = Tensor::new(&[0i64, 0, 3, 1, 1, 2], &[2, 3]).unwrap();
-        check_grad("scatter_add", &[&x, &randn(&[2, 3], 2)], |t| t[0].scatter_add(&sidx, &t[1], 0));
+        check_grad("scatter_add", &[&x, &randn(&[2, 3], 2)], |t| {
+            t[0].scatter_add(&sidx, &t[1], 0)
+        });
+        // Indices smaller than x off the axis (PyTorch's rule).
+        let small = Tensor::new(&[3i64, 3, 0, 1], &[2, 2]).unwrap();
+        check_grad("scatter_add_small", &[&x, &randn(&[2, 2], 3)], |t| {
+            t[0].scatter_add(&small, &t[1], 0)
+        });
     }
 
     #[test]
     fn out_of_range_indices_are_errors() {
         let x = randn(&[4, 3], 1);
-        let e = x.index_select(&Tensor::new(&[4i64], &[1]).unwrap(), 0).unwrap_err().to_string();
+        let e = x
+            .index_select(&Tensor::new(&[4i64], &[1]).unwrap(), 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("index_select") && e.contains('4'), "{e}");
         assert!(x.index_select(&Tensor::new(&[0.5f32], &[1]).unwrap(), 0).is_err());
         let oh = Tensor::new(&[1i64, 3], &[2]).unwrap().one_hot(3).unwrap();

@@ -20,8 +20,16 @@ impl Tensor {
                 rhs: other.shape().to_vec(),
             });
         }
-        let a = if self.rank() == 1 { self.expand_dims(0)? } else { self.clone() };
-        let b = if other.rank() == 1 { other.expand_dims(-1)? } else { other.clone() };
+        let a = if self.rank() == 1 {
+            self.expand_dims(0)?
+        } else {
+            self.clone()
+        };
+        let b = if other.rank() == 1 {
+            other.expand_dims(-1)?
+        } else {
+            other.clone()
+        };
         let out = a.matmul_nd(&b).map_err(|e| match e {
             Error::ShapeMismatch { .. } => Error::ShapeMismatch {
                 op: "matmul",
@@ -64,11 +72,13 @@ impl Tensor {
         let mut shape = batch.clone();
         shape.extend([m, n]);
         let (x, y) = (a.clone(), b.clone());
-        Ok(Tensor::from_cpu(out, &shape).record("matmul", &[&a, &b], move |g| {
-            let ga = g.matmul_nd(&y.transpose(-1, -2)?)?.sum_to(x.shape())?;
-            let gb = x.transpose(-1, -2)?.matmul_nd(g)?.sum_to(y.shape())?;
-            Ok(vec![Some(ga), Some(gb)])
-        }))
+        Ok(
+            Tensor::from_cpu(out, &shape).record("matmul", &[&a, &b], move |g| {
+                let ga = g.matmul_nd(&y.transpose(-1, -2)?)?.sum_to(x.shape())?;
+                let gb = x.transpose(-1, -2)?.matmul_nd(g)?.sum_to(y.shape())?;
+                Ok(vec![Some(ga), Some(gb)])
+            }),
+        )
     }
 }
 
@@ -78,20 +88,42 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        check_grad("matmul", &[&randn(&[3, 4], 1), &randn(&[4, 2], 2)], |t| t[0].matmul(&t[1]));
-        check_grad("matmul_batch_bcast", &[&randn(&[2, 1, 3, 4], 3), &randn(&[5, 4, 2], 4)], |t| t[0].matmul(&t[1]));
-        check_grad("matmul_vec_left", &[&randn(&[4], 5), &randn(&[4, 3], 6)], |t| t[0].matmul(&t[1]));
-        check_grad("matmul_vec_right", &[&randn(&[2, 4], 7), &randn(&[4], 8)], |t| t[0].matmul(&t[1]));
-        check_grad("matmul_transposed", &[&randn(&[4, 3], 9), &randn(&[2, 4], 10)], |t| {
-            t[0].transpose(0, 1)?.matmul(&t[1].transpose(0, 1)?)
+        check_grad("matmul", &[&randn(&[3, 4], 1), &randn(&[4, 2], 2)], |t| {
+            t[0].matmul(&t[1])
         });
-        check_grad("matmul_k0", &[&randn(&[3, 0], 11), &randn(&[0, 2], 12)], |t| t[0].matmul(&t[1]));
-        check_grad("matmul_one", &[&randn(&[1, 1], 13), &randn(&[1, 1], 14)], |t| t[0].matmul(&t[1]));
+        check_grad(
+            "matmul_batch_bcast",
+            &[&randn(&[2, 1, 3, 4], 3), &randn(&[5, 4, 2], 4)],
+            |t| t[0].matmul(&t[1]),
+        );
+        check_grad("matmul_vec_left", &[&randn(&[4], 5), &randn(&[4, 3], 6)], |t| {
+            t[0].matmul(&t[1])
+        });
+        check_grad("matmul_vec_right", &[&randn(&[2, 4], 7), &randn(&[4], 8)], |t| {
+            t[0].matmul(&t[1])
+        });
+        check_grad(
+            "matmul_transposed",
+            &[&randn(&[4, 3], 9), &randn(&[2, 4], 10)],
+            |t| t[0].transpose(0, 1)?.matmul(&t[1].transpose(0, 1)?),
+        );
+        check_grad("matmul_k0", &[&randn(&[3, 0], 11), &randn(&[0, 2], 12)], |t| {
+            t[0].matmul(&t[1])
+        });
+        check_grad("matmul_one", &[&randn(&[1, 1], 13), &randn(&[1, 1], 14)], |t| {
+            t[0].matmul(&t[1])
+        });
     }
 
     #[test]
     fn inner_mismatch_names_both_shapes() {
-        let e = randn(&[3, 4], 1).matmul(&randn(&[5, 2], 2)).unwrap_err().to_string();
-        assert!(e.contains("matmul") && e.contains("[3, 4]") && e.contains("[5, 2]"), "{e}");
+        let e = randn(&[3, 4], 1)
+            .matmul(&randn(&[5, 2], 2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("matmul") && e.contains("[3, 4]") && e.contains("[5, 2]"),
+            "{e}"
+        );
     }
 }

@@ -15,17 +15,34 @@ impl Tensor {
         let c = cond.cast(DType::Bool)?;
         let d = on_true.dtype().promote(on_false.dtype());
         let (a, b) = (on_true.cast(d)?, on_false.cast(d)?);
-        let shape = broadcast_shapes("where", &broadcast_shapes("where", c.shape(), a.shape())?, b.shape())?;
-        let (lc, la, lb) = (c.layout().broadcast_to(&shape)?, a.layout().broadcast_to(&shape)?, b.layout().broadcast_to(&shape)?);
-        let out = keras_cpu::binary::where_cond(c.storage().cpu(), &lc, a.storage().cpu(), &la, b.storage().cpu(), &lb)?;
+        let shape = broadcast_shapes(
+            "where",
+            &broadcast_shapes("where", c.shape(), a.shape())?,
+            b.shape(),
+        )?;
+        let (lc, la, lb) = (
+            c.layout().broadcast_to(&shape)?,
+            a.layout().broadcast_to(&shape)?,
+            b.layout().broadcast_to(&shape)?,
+        );
+        let out = keras_cpu::binary::where_cond(
+            c.storage().cpu(),
+            &lc,
+            a.storage().cpu(),
+            &la,
+            b.storage().cpu(),
+            &lb,
+        )?;
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
-        Ok(Tensor::from_cpu(out, &shape).record("where", &[&a, &b], move |g| {
-            let zero = g.scalar_like(0.0)?;
-            Ok(vec![
-                Some(Tensor::where_cond(&c, g, &zero)?.sum_to(&sa)?),
-                Some(Tensor::where_cond(&c, &zero, g)?.sum_to(&sb)?),
-            ])
-        }))
+        Ok(
+            Tensor::from_cpu(out, &shape).record("where", &[&a, &b], move |g| {
+                let zero = g.scalar_like(0.0)?;
+                Ok(vec![
+                    Some(Tensor::where_cond(&c, g, &zero)?.sum_to(&sa)?),
+                    Some(Tensor::where_cond(&c, &zero, g)?.sum_to(&sb)?),
+                ])
+            }),
+        )
     }
 
     /// Converts to `dtype`. Floats to integers truncate toward zero (and saturate); anything
@@ -40,7 +57,11 @@ impl Tensor {
         let out = Tensor::from_cpu(self.storage().cpu().cast(self.layout(), dtype), self.shape());
         let from = self.dtype();
         Ok(out.record("cast", &[self], move |g| {
-            Ok(vec![if from.is_float() { Some(g.cast(from)?) } else { None }])
+            Ok(vec![if from.is_float() {
+                Some(g.cast(from)?)
+            } else {
+                None
+            }])
         }))
     }
 
@@ -51,11 +72,13 @@ impl Tensor {
     pub fn cumsum(&self, axis: isize) -> Result<Tensor> {
         let a = normalize_axis("cumsum", axis, self.rank())?;
         let out = keras_cpu::index::cumsum(self.storage().cpu(), self.layout(), a)?;
-        Ok(Tensor::from_cpu(out, self.shape()).record("cumsum", &[self], move |g| {
-            // The adjoint of a prefix sum is a suffix sum.
-            let ax = a as isize;
-            Ok(vec![Some(g.flip(&[ax])?.cumsum(ax)?.flip(&[ax])?)])
-        }))
+        Ok(
+            Tensor::from_cpu(out, self.shape()).record("cumsum", &[self], move |g| {
+                // The adjoint of a prefix sum is a suffix sum.
+                let ax = a as isize;
+                Ok(vec![Some(g.flip(&[ax])?.cumsum(ax)?.flip(&[ax])?)])
+            }),
+        )
     }
 
     /// Indices (`int64`) that sort along `axis` (stable; NaN last when ascending).
@@ -105,7 +128,9 @@ mod tests {
     fn gradients_match_finite_differences() {
         let x = randn(&[3, 4], 1);
         let c = randn(&[4], 2).gt(&Tensor::scalar(0.0f64)).unwrap();
-        check_grad("where", &[&x, &randn(&[3, 1], 3)], |t| Tensor::where_cond(&c, &t[0], &t[1]));
+        check_grad("where", &[&x, &randn(&[3, 1], 3)], |t| {
+            Tensor::where_cond(&c, &t[0], &t[1])
+        });
         check_grad("cumsum", &[&x], |t| t[0].cumsum(1));
         check_grad("cumsum0", &[&x], |t| t[0].cumsum(0));
         check_grad("sort", &[&x], |t| Ok(t[0].sort(1, false)?.0));
@@ -118,7 +143,13 @@ mod tests {
         // Finite differences through float32 rounding are meaningless, so check the rule:
         // the gradient comes back in the source dtype with the downstream value.
         let x = Tensor::new(&[1.5f32, -2.0], &[2]).unwrap().variable();
-        let y = x.cast(DType::F64).unwrap().mul_scalar(3.0).unwrap().sum_all().unwrap();
+        let y = x
+            .cast(DType::F64)
+            .unwrap()
+            .mul_scalar(3.0)
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let g = y.backward().unwrap();
         assert_eq!(g.get(&x).unwrap().dtype(), DType::F32);
         assert_eq!(g.get(&x).unwrap().to_vec::<f32>().unwrap(), vec![3.0, 3.0]);

@@ -40,7 +40,10 @@ impl Tensor {
             if known == 0 || n % known != 0 {
                 return Err(bad());
             }
-            shape.iter().map(|&s| if s < 0 { n / known } else { s as usize }).collect()
+            shape
+                .iter()
+                .map(|&s| if s < 0 { n / known } else { s as usize })
+                .collect()
         } else {
             shape.iter().map(|&s| s as usize).collect()
         };
@@ -72,9 +75,9 @@ impl Tensor {
             msg: "internal: contiguous copy is not reshapeable".into(),
         })?;
         let in_shape = self.shape().to_vec();
-        Ok(src
-            .with_layout(layout)
-            .record("reshape", &[&src], move |g| Ok(vec![Some(g.reshape_to(&in_shape)?)])))
+        Ok(src.with_layout(layout).record("reshape", &[&src], move |g| {
+            Ok(vec![Some(g.reshape_to(&in_shape)?)])
+        }))
     }
 
     /// Reorders axes: output axis `i` is input axis `axes[i]` (a view).
@@ -98,7 +101,10 @@ impl Tensor {
     /// When an axis is out of range.
     pub fn transpose(&self, a: isize, b: isize) -> Result<Tensor> {
         let r = self.rank();
-        let (a, b) = (normalize_axis("transpose", a, r)?, normalize_axis("transpose", b, r)?);
+        let (a, b) = (
+            normalize_axis("transpose", a, r)?,
+            normalize_axis("transpose", b, r)?,
+        );
         let mut perm: Vec<usize> = (0..r).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -116,7 +122,9 @@ impl Tensor {
         let in_shape = self.shape().to_vec();
         Ok(self
             .with_layout(layout)
-            .record("broadcast_to", &[self], move |g| Ok(vec![Some(g.sum_to(&in_shape)?)])))
+            .record("broadcast_to", &[self], move |g| {
+                Ok(vec![Some(g.sum_to(&in_shape)?)])
+            }))
     }
 
     /// Elements `start, start+step, …` below `stop` along `axis` (a view; bounds clamp as in
@@ -167,7 +175,11 @@ impl Tensor {
         if start + len > self.shape()[a] {
             return Err(Error::InvalidArgument {
                 op: "narrow",
-                msg: format!("range {start}..{} exceeds axis {a} of shape {:?}", start + len, self.shape()),
+                msg: format!(
+                    "range {start}..{} exceeds axis {a} of shape {:?}",
+                    start + len,
+                    self.shape()
+                ),
             });
         }
         self.slice_axis(axis, start, start + len, 1)
@@ -187,7 +199,8 @@ impl Tensor {
         let mut parts = Vec::with_capacity(tensors.len());
         for t in tensors {
             first.same_device("concat", &[t])?;
-            let ok = t.rank() == first.rank() && (0..t.rank()).all(|d| d == a || t.shape()[d] == first.shape()[d]);
+            let ok =
+                t.rank() == first.rank() && (0..t.rank()).all(|d| d == a || t.shape()[d] == first.shape()[d]);
             if !ok {
                 return Err(Error::ShapeMismatch {
                     op: "concat",
@@ -241,7 +254,10 @@ impl Tensor {
         if sizes.iter().sum::<usize>() != self.shape()[a] {
             return Err(Error::InvalidArgument {
                 op: "split",
-                msg: format!("sizes {sizes:?} do not add up to axis {a} of shape {:?}", self.shape()),
+                msg: format!(
+                    "sizes {sizes:?} do not add up to axis {a} of shape {:?}",
+                    self.shape()
+                ),
             });
         }
         let mut start = 0;
@@ -267,9 +283,18 @@ impl Tensor {
             });
         }
         let out = self.storage().cpu().pad(self.layout(), pads, value)?;
-        let shape: Vec<usize> = self.shape().iter().zip(pads).map(|(&s, &(b, a))| s + b + a).collect();
-        let ranges: Vec<(usize, usize, usize)> =
-            self.shape().iter().zip(pads).map(|(&s, &(b, _))| (b, b + s, 1)).collect();
+        let shape: Vec<usize> = self
+            .shape()
+            .iter()
+            .zip(pads)
+            .map(|(&s, &(b, a))| s + b + a)
+            .collect();
+        let ranges: Vec<(usize, usize, usize)> = self
+            .shape()
+            .iter()
+            .zip(pads)
+            .map(|(&s, &(b, _))| (b, b + s, 1))
+            .collect();
         Ok(Tensor::from_cpu(out, &shape).record("pad", &[self], move |g| Ok(vec![Some(g.slice(&ranges)?)])))
     }
 
@@ -284,7 +309,9 @@ impl Tensor {
             layout = layout.flip(a);
         }
         let axes = axes.to_vec();
-        Ok(self.with_layout(layout).record("flip", &[self], move |g| Ok(vec![Some(g.flip(&axes)?)])))
+        Ok(self
+            .with_layout(layout)
+            .record("flip", &[self], move |g| Ok(vec![Some(g.flip(&axes)?)])))
     }
 
     /// Removes size-1 axes (all of them when `axes` is empty).
@@ -304,7 +331,10 @@ impl Tensor {
                 msg: format!("axis {d} does not have size 1"),
             });
         }
-        let shape: Vec<usize> = (0..self.rank()).filter(|d| !ax.contains(d)).map(|d| self.shape()[d]).collect();
+        let shape: Vec<usize> = (0..self.rank())
+            .filter(|d| !ax.contains(d))
+            .map(|d| self.shape()[d])
+            .collect();
         self.reshape_to(&shape)
     }
 
@@ -330,10 +360,18 @@ mod tests {
         let x = randn(&[2, 3, 4], 1);
         check_grad("reshape", &[&x], |t| t[0].reshape(&[4, -1]));
         check_grad("permute", &[&x], |t| t[0].permute(&[2, 0, 1]));
-        check_grad("broadcast_to", &[&randn(&[3, 1], 2)], |t| t[0].broadcast_to(&[2, 3, 5]));
-        check_grad("slice_step", &[&x], |t| t[0].slice(&[(0, 2, 1), (1, 3, 1), (0, 4, 3)]));
-        check_grad("concat", &[&x, &randn(&[2, 1, 4], 3)], |t| Tensor::concat(&[&t[0], &t[1]], 1));
-        check_grad("stack", &[&x, &x.mul_scalar(2.0).unwrap()], |t| Tensor::stack(&[&t[0], &t[1]], -1));
+        check_grad("broadcast_to", &[&randn(&[3, 1], 2)], |t| {
+            t[0].broadcast_to(&[2, 3, 5])
+        });
+        check_grad("slice_step", &[&x], |t| {
+            t[0].slice(&[(0, 2, 1), (1, 3, 1), (0, 4, 3)])
+        });
+        check_grad("concat", &[&x, &randn(&[2, 1, 4], 3)], |t| {
+            Tensor::concat(&[&t[0], &t[1]], 1)
+        });
+        check_grad("stack", &[&x, &x.mul_scalar(2.0).unwrap()], |t| {
+            Tensor::stack(&[&t[0], &t[1]], -1)
+        });
         check_grad("split", &[&x], |t| {
             let p = t[0].split(&[1, 3], 2)?;
             p[0].sum_all()?.add(&p[1].mul_scalar(3.0)?.sum_all()?)
@@ -342,19 +380,35 @@ mod tests {
         check_grad("flip", &[&x], |t| t[0].flip(&[0, 2]));
         check_grad("squeeze", &[&randn(&[2, 1, 3], 4)], |t| t[0].squeeze(&[1]));
         check_grad("expand_dims", &[&x], |t| t[0].expand_dims(-1));
-        check_grad("reshape_of_permuted", &[&x], |t| t[0].permute(&[1, 0, 2])?.reshape(&[-1]));
+        check_grad("reshape_of_permuted", &[&x], |t| {
+            t[0].permute(&[1, 0, 2])?.reshape(&[-1])
+        });
         check_grad("slice_empty", &[&x], |t| t[0].slice_axis(1, 2, 2, 1));
     }
 
     #[test]
     fn views_share_storage_and_give_right_values() {
         let x = Tensor::new(&[0i32, 1, 2, 3, 4, 5], &[2, 3]).unwrap();
-        assert_eq!(x.transpose(0, 1).unwrap().to_vec::<i32>().unwrap(), vec![0, 3, 1, 4, 2, 5]);
-        assert_eq!(x.flip(&[1]).unwrap().to_vec::<i32>().unwrap(), vec![2, 1, 0, 5, 4, 3]);
-        assert_eq!(x.slice_axis(1, 1, 3, 1).unwrap().to_vec::<i32>().unwrap(), vec![1, 2, 4, 5]);
+        assert_eq!(
+            x.transpose(0, 1).unwrap().to_vec::<i32>().unwrap(),
+            vec![0, 3, 1, 4, 2, 5]
+        );
+        assert_eq!(
+            x.flip(&[1]).unwrap().to_vec::<i32>().unwrap(),
+            vec![2, 1, 0, 5, 4, 3]
+        );
+        assert_eq!(
+            x.slice_axis(1, 1, 3, 1).unwrap().to_vec::<i32>().unwrap(),
+            vec![1, 2, 4, 5]
+        );
         let e = x.reshape(&[4, -1]).unwrap_err().to_string();
         assert!(e.contains("reshape"), "{e}");
-        let e = Tensor::concat(&[&x, &x.reshape(&[3, 2]).unwrap()], 0).unwrap_err().to_string();
-        assert!(e.contains("concat") && e.contains("[2, 3]") && e.contains("[3, 2]"), "{e}");
+        let e = Tensor::concat(&[&x, &x.reshape(&[3, 2]).unwrap()], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("concat") && e.contains("[2, 3]") && e.contains("[3, 2]"),
+            "{e}"
+        );
     }
 }

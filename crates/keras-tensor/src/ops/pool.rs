@@ -107,7 +107,13 @@ fn pool_params(op: &'static str, x: &Tensor, args: &PoolArgs, nd: usize) -> Resu
     for i in 0..nd {
         let d = 2 - nd + i;
         let k = pick(op, "pool_size", &args.pool_size, i, nd)?;
-        let s = pick(op, "strides", args.strides.as_deref().unwrap_or(&args.pool_size), i, nd)?;
+        let s = pick(
+            op,
+            "strides",
+            args.strides.as_deref().unwrap_or(&args.pool_size),
+            i,
+            nd,
+        )?;
         p.in_hw[d] = x.shape()[1 + i];
         p.kernel[d] = k;
         p.stride[d] = s;
@@ -144,12 +150,18 @@ fn pool(kind: PoolKind, x: &Tensor, p: Pool2dParams) -> Result<Tensor> {
     let [oh, ow] = p.out_hw();
     let out = run_pool(kind, p, x, None)?;
     let xs = x.clone();
-    let name = if kind == PoolKind::Max { "max_pool" } else { "avg_pool" };
-    Ok(Tensor::from_cpu(out, &[p.batch, oh, ow, p.channels]).record(name, &[x], move |g| {
-        let dx = run_pool(kind, p, &xs, Some(g))?;
-        let dx = Tensor::from_cpu(dx, &[p.batch, p.in_hw[0], p.in_hw[1], p.channels]);
-        Ok(vec![Some(dx.cast(g.dtype())?)])
-    }))
+    let name = if kind == PoolKind::Max {
+        "max_pool"
+    } else {
+        "avg_pool"
+    };
+    Ok(
+        Tensor::from_cpu(out, &[p.batch, oh, ow, p.channels]).record(name, &[x], move |g| {
+            let dx = run_pool(kind, p, &xs, Some(g))?;
+            let dx = Tensor::from_cpu(dx, &[p.batch, p.in_hw[0], p.in_hw[1], p.channels]);
+            Ok(vec![Some(dx.cast(g.dtype())?)])
+        }),
+    )
 }
 
 impl Tensor {
@@ -199,11 +211,21 @@ mod tests {
     fn gradients_match_finite_differences() {
         let x = randn(&[2, 5, 4, 3], 1);
         check_grad("max_pool2d", &[&x], |t| t[0].max_pool2d(&PoolArgs::new(2)));
-        check_grad("max_pool2d_same_s1", &[&x], |t| t[0].max_pool2d(&PoolArgs::new(3).strides(1).padding(Padding::Same)));
+        check_grad("max_pool2d_same_s1", &[&x], |t| {
+            t[0].max_pool2d(&PoolArgs::new(3).strides(1).padding(Padding::Same))
+        });
         check_grad("avg_pool2d", &[&x], |t| t[0].avg_pool2d(&PoolArgs::new(2)));
-        check_grad("avg_pool2d_same", &[&x], |t| t[0].avg_pool2d(&PoolArgs::new(3).strides(2).padding(Padding::Same)));
-        check_grad("max_pool1d", &[&randn(&[2, 7, 3], 2)], |t| t[0].max_pool1d(&PoolArgs::new(2).strides(1)));
-        check_grad("avg_pool1d", &[&randn(&[2, 7, 3], 3)], |t| t[0].avg_pool1d(&PoolArgs::new(3).padding(Padding::Same)));
-        check_grad("max_pool2d_permuted", &[&x], |t| t[0].permute(&[0, 2, 1, 3])?.max_pool2d(&PoolArgs::new(2)));
+        check_grad("avg_pool2d_same", &[&x], |t| {
+            t[0].avg_pool2d(&PoolArgs::new(3).strides(2).padding(Padding::Same))
+        });
+        check_grad("max_pool1d", &[&randn(&[2, 7, 3], 2)], |t| {
+            t[0].max_pool1d(&PoolArgs::new(2).strides(1))
+        });
+        check_grad("avg_pool1d", &[&randn(&[2, 7, 3], 3)], |t| {
+            t[0].avg_pool1d(&PoolArgs::new(3).padding(Padding::Same))
+        });
+        check_grad("max_pool2d_permuted", &[&x], |t| {
+            t[0].permute(&[0, 2, 1, 3])?.max_pool2d(&PoolArgs::new(2))
+        });
     }
 }

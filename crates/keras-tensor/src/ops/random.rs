@@ -14,7 +14,13 @@ impl Tensor {
     /// # Errors
     /// When the dtype is not a float (Bernoulli also allows integers and bool) or the device
     /// is unavailable.
-    pub fn random(dist: RandomDist, shape: &[usize], seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn random(
+        dist: RandomDist,
+        shape: &[usize],
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         device.check_available()?;
         let n = shape.iter().product();
         let s = keras_cpu::storage::random(dist, seed, n, dtype)?;
@@ -33,7 +39,14 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::random`].
-    pub fn random_uniform(shape: &[usize], low: f64, high: f64, seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn random_uniform(
+        shape: &[usize],
+        low: f64,
+        high: f64,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         Tensor::random(RandomDist::Uniform { low, high }, shape, seed, dtype, device)
     }
 
@@ -41,7 +54,14 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::random`].
-    pub fn random_normal(shape: &[usize], mean: f64, stddev: f64, seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn random_normal(
+        shape: &[usize],
+        mean: f64,
+        stddev: f64,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         Tensor::random(RandomDist::Normal { mean, stddev }, shape, seed, dtype, device)
     }
 
@@ -49,8 +69,21 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::random`].
-    pub fn truncated_normal(shape: &[usize], mean: f64, stddev: f64, seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
-        Tensor::random(RandomDist::TruncatedNormal { mean, stddev }, shape, seed, dtype, device)
+    pub fn truncated_normal(
+        shape: &[usize],
+        mean: f64,
+        stddev: f64,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
+        Tensor::random(
+            RandomDist::TruncatedNormal { mean, stddev },
+            shape,
+            seed,
+            dtype,
+            device,
+        )
     }
 
     /// 1 with probability `p`, else 0.
@@ -70,7 +103,8 @@ mod tests {
     fn stream_is_independent_of_thread_count_and_shape() {
         let a = Tensor::random_normal(&[100, 100], 0.0, 1.0, 3, DType::F32, &Device::Cpu).unwrap();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let b = pool.install(|| Tensor::random_normal(&[10_000], 0.0, 1.0, 3, DType::F32, &Device::Cpu).unwrap());
+        let b =
+            pool.install(|| Tensor::random_normal(&[10_000], 0.0, 1.0, 3, DType::F32, &Device::Cpu).unwrap());
         assert_eq!(a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
         let c = Tensor::random_normal(&[10_000], 0.0, 1.0, 4, DType::F32, &Device::Cpu).unwrap();
         assert_ne!(a.to_vec::<f32>().unwrap()[..10], c.to_vec::<f32>().unwrap()[..10]);
@@ -78,7 +112,10 @@ mod tests {
 
     #[test]
     fn bernoulli_and_uniform_ranges() {
-        let u = Tensor::random_uniform(&[1000], -2.0, 3.0, 1, DType::F64, &Device::Cpu).unwrap().to_vec::<f64>().unwrap();
+        let u = Tensor::random_uniform(&[1000], -2.0, 3.0, 1, DType::F64, &Device::Cpu)
+            .unwrap()
+            .to_vec::<f64>()
+            .unwrap();
         assert!(u.iter().all(|&x| (-2.0..3.0).contains(&x)));
         let b = Tensor::bernoulli(&[1000], 0.5, 1, DType::Bool, &Device::Cpu).unwrap();
         let n = b.to_vec::<bool>().unwrap().iter().filter(|&&x| x).count();

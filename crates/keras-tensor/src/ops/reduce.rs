@@ -25,13 +25,20 @@ fn kept_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
 
 impl Tensor {
     fn reduce_raw(&self, op: ReduceOp, axes: &[usize], keepdims: bool) -> Result<Tensor> {
-        let src = if self.dtype() == DType::Bool { self.cast(DType::I32)? } else { self.clone() };
+        let src = if self.dtype() == DType::Bool {
+            self.cast(DType::I32)?
+        } else {
+            self.clone()
+        };
         let out = keras_cpu::reduce::reduce(op, src.storage().cpu(), src.layout(), axes)?;
         let keep = kept_shape(self.shape(), axes);
         let shape: Vec<usize> = if keepdims {
             keep
         } else {
-            (0..self.rank()).filter(|d| !axes.contains(d)).map(|d| self.shape()[d]).collect()
+            (0..self.rank())
+                .filter(|d| !axes.contains(d))
+                .map(|d| self.shape()[d])
+                .collect()
         };
         Ok(Tensor::from_cpu(out, &shape))
     }
@@ -46,7 +53,9 @@ impl Tensor {
         let out = self.reduce_raw(ReduceOp::Sum, &ax, keepdims)?;
         let in_shape = self.shape().to_vec();
         let keep = kept_shape(&in_shape, &ax);
-        Ok(out.record("sum", &[self], move |g| Ok(vec![Some(g.reshape_to(&keep)?.broadcast_to(&in_shape)?)])))
+        Ok(out.record("sum", &[self], move |g| {
+            Ok(vec![Some(g.reshape_to(&keep)?.broadcast_to(&in_shape)?)])
+        }))
     }
 
     /// Sum of every element (a rank-0 tensor).
@@ -64,7 +73,11 @@ impl Tensor {
     pub fn mean(&self, axes: &[isize], keepdims: bool) -> Result<Tensor> {
         let ax = resolve_axes("mean", axes, self.rank())?;
         let n: usize = ax.iter().map(|&d| self.shape()[d]).product();
-        let x = if self.dtype().is_float() { self.clone() } else { self.cast(DType::F32)? };
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.cast(DType::F32)?
+        };
         x.sum(axes, keepdims)?.div_scalar(n as f64)
     }
 
@@ -131,7 +144,10 @@ impl Tensor {
             Ok(s)
         } else {
             let ax = resolve_axes("logsumexp", axes, self.rank())?;
-            let shape: Vec<usize> = (0..self.rank()).filter(|d| !ax.contains(d)).map(|d| self.shape()[d]).collect();
+            let shape: Vec<usize> = (0..self.rank())
+                .filter(|d| !ax.contains(d))
+                .map(|d| self.shape()[d])
+                .collect();
             s.reshape_to(&shape)
         }
     }
@@ -188,7 +204,9 @@ mod tests {
         check_grad("min_keep", &[&x], |t| t[0].min(&[-1], true));
         check_grad("max_all", &[&x], |t| t[0].max(&[], false));
         check_grad("logsumexp", &[&x], |t| t[0].logsumexp(&[1], false));
-        check_grad("sum_permuted", &[&x], |t| t[0].permute(&[2, 0, 1])?.sum(&[1], false));
+        check_grad("sum_permuted", &[&x], |t| {
+            t[0].permute(&[2, 0, 1])?.sum(&[1], false)
+        });
         check_grad("sum_empty", &[&randn(&[0, 3], 2)], |t| t[0].sum(&[0], false));
         check_grad("sum_one", &[&randn(&[1, 1], 3)], |t| t[0].sum(&[1], true));
         check_grad("sum_to", &[&x], |t| t[0].sum_to(&[4, 1]));

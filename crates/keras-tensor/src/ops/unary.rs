@@ -39,7 +39,12 @@ fn unary_backward(op: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Vec
         Sigmoid => g.mul(&y.mul(&y.neg()?.add_scalar(1.0)?)?)?,
         Relu => g.mul(&x.gt(&x.scalar_like(0.0)?)?.cast(g.dtype())?)?,
         // 2/sqrt(pi) * exp(-x^2)
-        Erf => g.mul(&x.square()?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?)?,
+        Erf => g.mul(
+            &x.square()?
+                .neg()?
+                .exp()?
+                .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
+        )?,
         // Piecewise constant: zero gradient almost everywhere.
         Sign | Floor | Ceil | Round | LogicalNot => return Ok(vec![None]),
     };
@@ -134,9 +139,21 @@ mod tests {
         check_grad("erf", &[&small], |t| t[0].erf());
         // Piecewise-constant ops: the numerical gradient is zero away from the jumps.
         check_grad("sign", &[&x], |t| t[0].sign());
-        check_grad("floor", &[&x.mul_scalar(3.0).unwrap().add_scalar(0.25).unwrap()], |t| t[0].floor());
-        check_grad("ceil", &[&x.mul_scalar(3.0).unwrap().add_scalar(0.25).unwrap()], |t| t[0].ceil());
-        check_grad("round", &[&x.mul_scalar(3.0).unwrap().add_scalar(0.25).unwrap()], |t| t[0].round());
+        check_grad(
+            "floor",
+            &[&x.mul_scalar(3.0).unwrap().add_scalar(0.25).unwrap()],
+            |t| t[0].floor(),
+        );
+        check_grad(
+            "ceil",
+            &[&x.mul_scalar(3.0).unwrap().add_scalar(0.25).unwrap()],
+            |t| t[0].ceil(),
+        );
+        check_grad(
+            "round",
+            &[&x.mul_scalar(3.0).unwrap().add_scalar(0.25).unwrap()],
+            |t| t[0].round(),
+        );
     }
 
     #[test]
@@ -146,7 +163,9 @@ mod tests {
         check_grad("tanh_permuted", &[&x], |t| t[0].transpose(0, 1)?.tanh());
         check_grad("exp_empty", &[&randn(&[0, 3], 3)], |t| t[0].exp());
         check_grad("exp_one", &[&randn(&[1], 4)], |t| t[0].exp());
-        check_grad("sigmoid_strided", &[&randn(&[6, 2], 5)], |t| t[0].slice_axis(0, 1, 6, 2)?.sigmoid());
+        check_grad("sigmoid_strided", &[&randn(&[6, 2], 5)], |t| {
+            t[0].slice_axis(0, 1, 6, 2)?.sigmoid()
+        });
     }
 
     #[test]
