@@ -288,13 +288,32 @@ impl Layout {
         if self.numel() == 0 {
             return;
         }
-        let r = self.rank();
+        // Merge adjacent dimensions that step through storage as one (including broadcast
+        // dimensions, stride 0 after stride 0), so runs are as long as possible.
+        let mut shape: Vec<usize> = Vec::with_capacity(self.rank());
+        let mut strides: Vec<isize> = Vec::with_capacity(self.rank());
+        for (&n, &st) in self.shape.iter().zip(&self.strides) {
+            if n == 1 {
+                continue;
+            }
+            match (shape.last_mut(), strides.last_mut()) {
+                (Some(ln), Some(ls)) if *ls == st * n as isize => {
+                    *ln *= n;
+                    *ls = st;
+                }
+                _ => {
+                    shape.push(n);
+                    strides.push(st);
+                }
+            }
+        }
+        let r = shape.len();
         if r == 0 {
             f(self.offset, 1, 1);
             return;
         }
-        let inner = self.shape[r - 1];
-        let inner_stride = self.strides[r - 1];
+        let inner = shape[r - 1];
+        let inner_stride = strides[r - 1];
         let mut idx = vec![0usize; r - 1];
         let mut base = self.offset as isize;
         loop {
@@ -307,11 +326,11 @@ impl Layout {
                 }
                 d -= 1;
                 idx[d] += 1;
-                base += self.strides[d];
-                if idx[d] < self.shape[d] {
+                base += strides[d];
+                if idx[d] < shape[d] {
                     break;
                 }
-                base -= self.strides[d] * self.shape[d] as isize;
+                base -= strides[d] * shape[d] as isize;
                 idx[d] = 0;
             }
         }

@@ -1,7 +1,7 @@
 //! General matrix multiply (GEMM) on strided views, the core of `matmul`, `dense` and every
 //! convolution pass.
 //!
-//! The work is handed to the [`gemm`] crate (chosen by measurement against `matrixmultiply` and
+//! The work is handed to the [`mod@gemm`] crate (chosen by measurement against `matrixmultiply` and
 //! `faer`, see `docs/benchmarks.md`), which packs strided and transposed operands itself, so a
 //! transposed operand is passed as a view with swapped strides and never copied here.
 
@@ -19,7 +19,7 @@ const PARALLEL_MIN_WORK: usize = 48 * 48 * 48;
 /// `data[offset + i * row_stride + j * col_stride]`.
 ///
 /// Strides may be zero or negative (a broadcast or a reversed axis), as long as every addressed
-/// element lies inside `data`; [`gemm`] checks this before reading.
+/// element lies inside `data`; [`gemm()`] checks this before reading.
 ///
 /// ```
 /// use keras_cpu::matmul::MatRef;

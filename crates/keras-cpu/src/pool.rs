@@ -260,12 +260,13 @@ pub fn pool2d_backward<T: Float>(kind: PoolKind, p: &Pool2dParams, x: &[T], dy: 
                                     let off = (iy * g.w + ix) * c;
                                     let cell = &x[n * img + off..][..c];
                                     let out = &mut dx_img[off..off + c];
-                                    for (((d, r), &b), &v) in
-                                        out.iter_mut().zip(rem.iter_mut()).zip(best.iter()).zip(cell)
-                                    {
+                                    let (rem, best) = (&mut rem[..c], &best[..c]);
+                                    for i in 0..c {
+                                        let (v, b) = (cell[i], best[i]);
                                         let hit = (v == b) | (v.is_nan() & b.is_nan());
-                                        *d += if hit { *r } else { T::zero() };
-                                        *r = if hit { T::zero() } else { *r };
+                                        let r = rem[i];
+                                        out[i] += if hit { r } else { T::zero() };
+                                        rem[i] = if hit { T::zero() } else { r };
                                     }
                                 }
                             }

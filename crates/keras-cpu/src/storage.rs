@@ -329,6 +329,8 @@ pub fn strided_copy<T: Copy + Send + Sync>(v: &[T], layout: &Layout) -> Vec<T> {
     layout.for_each_run(|base, len, stride| {
         if stride == 1 {
             out.extend_from_slice(&v[base..base + len]);
+        } else if stride == 0 {
+            out.extend(std::iter::repeat_n(v[base], len));
         } else {
             out.extend((0..len).map(|j| v[(base as isize + j as isize * stride) as usize]));
         }

@@ -414,3 +414,61 @@ impl Tensor {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_close, randn};
+    use crate::{ConvArgs, PoolArgs};
+
+    /// Half-precision tensors compute in f32 and round once: results match the f32 path
+    /// within the format's precision.
+    #[test]
+    fn half_precision_dtypes_run_every_op_family() {
+        let x = randn(&[2, 4, 4, 3], 1).cast(DType::F32).unwrap();
+        let w = randn(&[3, 3, 3, 2], 2).cast(DType::F32).unwrap();
+        type Op = Box<dyn Fn(&Tensor, &Tensor) -> Result<Tensor>>;
+        let ops: Vec<(&str, Op)> = vec![
+            ("exp", Box::new(|x, _| x.exp())),
+            ("add", Box::new(|x, _| x.add(&x.mul_scalar(0.5)?))),
+            ("sum", Box::new(|x, _| x.sum(&[1, 2], false))),
+            (
+                "matmul",
+                Box::new(|x, _| x.reshape(&[8, 12])?.matmul(&x.reshape(&[12, 8])?)),
+            ),
+            ("conv2d", Box::new(|x, w| x.conv2d(w, &ConvArgs::new()))),
+            ("max_pool2d", Box::new(|x, _| x.max_pool2d(&PoolArgs::new(2)))),
+            ("softmax", Box::new(|x, _| x.softmax(-1))),
+            ("cumsum", Box::new(|x, _| x.cumsum(1))),
+        ];
+        for (dtype, tol) in [(DType::F16, 1e-2), (DType::BF16, 5e-2)] {
+            let (xh, wh) = (x.cast(dtype).unwrap(), w.cast(dtype).unwrap());
+            for (name, f) in &ops {
+                let got = f(&xh, &wh).unwrap();
+                assert_eq!(got.dtype(), dtype, "{name}");
+                let want = f(&xh.cast(DType::F32).unwrap(), &wh.cast(DType::F32).unwrap()).unwrap();
+                assert_close(&format!("{name} {dtype}"), &got, &want, tol, tol);
+            }
+        }
+    }
+
+    #[test]
+    fn construction_errors_and_accessors() {
+        let e = Tensor::from_vec(vec![1.0f32; 5], &[2, 3], &Device::Cpu)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("from_vec") && e.contains("[2, 3]"), "{e}");
+        let t = Tensor::arange(0.0, 5.0, 2.0, DType::I32, &Device::Cpu).unwrap();
+        assert_eq!(t.to_vec::<i32>().unwrap(), vec![0, 2, 4]);
+        assert!(t.to_vec::<f32>().is_err());
+        assert_eq!(t.dim(-1).unwrap(), 3);
+        assert!(Tensor::arange(0.0, 1.0, 0.0, DType::F32, &Device::Cpu).is_err());
+        for d in DType::ALL {
+            let z = Tensor::ones(&[2], d, &Device::Cpu).unwrap();
+            assert_eq!(z.dtype(), d);
+            assert_eq!(z.to_vec_f64().unwrap(), vec![1.0, 1.0]);
+        }
+        assert!(Tensor::scalar(2.0f32).item().unwrap() == 2.0);
+        assert!(randn(&[2], 1).item().is_err());
+    }
+}

@@ -571,6 +571,96 @@ fn bench_pool(o: &Opts, out: &mut Out) {
     }
 }
 
+/// Ops through the public `Tensor` API with autodiff, as a training step runs them: the conv
+/// case forward + backward (dX and dW from one `backward()`), and sparse softmax
+/// cross-entropy over (128, 1000) logits, forward + backward.
+fn bench_tensor(o: &Opts, out: &mut Out) {
+    use keras_tensor::{sparse_categorical_crossentropy, ConvArgs, DType, Device, Padding, Tensor};
+    let threads = rayon::current_num_threads();
+    let cpu = Device::Cpu;
+    let p = conv_case();
+    let name = "conv2d_3x3_32to64_b128_32x32_tensor_fwd_bwd";
+    if o.wants(name, "keras_tensor") {
+        let inputs = (|| -> keras_tensor::Result<_> {
+            let x = Tensor::random_normal(&[128, 32, 32, 32], 0.0, 1.0, 1, DType::F32, &cpu)?;
+            let w = Tensor::random_normal(&[3, 3, 32, 64], 0.0, 0.1, 2, DType::F32, &cpu)?;
+            Ok((x, w))
+        })();
+        let Ok((x0, w0)) = inputs else {
+            println!("{name}: could not build inputs");
+            return;
+        };
+        let run = || -> keras_tensor::Result<()> {
+            let (x, w) = (x0.variable(), w0.variable());
+            let y = x.conv2d(&w, &ConvArgs::new().padding(Padding::Same))?;
+            // The upstream gradient of sum(y) is a broadcast scalar of ones, so the backward
+            // kernels see a full dL/dy tensor as in training.
+            let grads = y.sum_all()?.backward()?;
+            std::hint::black_box((grads.get(&x).is_some(), grads.get(&w).is_some()));
+            Ok(())
+        };
+        let (wu, reps) = o.reps(3.0 * p.flops());
+        let mut err = None;
+        let t = time_ms(wu, reps, || {
+            if let Err(e) = run() {
+                err = Some(e);
+            }
+        });
+        match err {
+            Some(e) => println!("{name} failed: {e}"),
+            None => out.push(Record {
+                case: name.into(),
+                imp: "keras_tensor".into(),
+                threads,
+                ms: t.0,
+                min_ms: t.1,
+                gflops: 3.0 * p.flops() / t.0 / 1e6,
+                gbps: 0.0,
+                extra_mib: -1.0,
+            }),
+        }
+    }
+    let name = "softmax_ce_128x1000_fwd_bwd";
+    if o.wants(name, "keras_tensor") {
+        let logits = Tensor::random_normal(&[128, 1000], 0.0, 1.0, 4, DType::F32, &cpu);
+        let labels =
+            Tensor::random_uniform(&[128], 0.0, 1000.0, 5, DType::F32, &cpu).and_then(|l| l.cast(DType::I64));
+        let (Ok(logits), Ok(labels)) = (logits, labels) else {
+            println!("{name}: could not build inputs");
+            return;
+        };
+        let run = || -> keras_tensor::Result<()> {
+            let z = logits.variable();
+            let loss = sparse_categorical_crossentropy(&labels, &z, true)?.mean(&[], false)?;
+            let g = loss.backward()?;
+            std::hint::black_box(g.get(&z).is_some());
+            Ok(())
+        };
+        let (wu, reps) = o.reps(1e6);
+        let mut err = None;
+        let t = time_ms(wu, reps, || {
+            if let Err(e) = run() {
+                err = Some(e);
+            }
+        });
+        // Compulsory traffic: read the logits, write their gradient.
+        let bytes = 2.0 * 128.0 * 1000.0 * 4.0;
+        match err {
+            Some(e) => println!("{name} failed: {e}"),
+            None => out.push(Record {
+                case: name.into(),
+                imp: "keras_tensor".into(),
+                threads,
+                ms: t.0,
+                min_ms: t.1,
+                gflops: 0.0,
+                gbps: bytes / t.0 / 1e6,
+                extra_mib: -1.0,
+            }),
+        }
+    }
+}
+
 fn main() {
     let o = match Opts::parse() {
         Ok(o) => o,
@@ -594,6 +684,7 @@ fn main() {
     bench_numpy(&o, &mut out);
     bench_conv(&o, &mut out);
     bench_pool(&o, &mut out);
+    bench_tensor(&o, &mut out);
 
     // Summary: the chosen GEMM against NumPy at 2048 on all threads.
     let best = |imp: &str| {

@@ -246,7 +246,14 @@ mod tests {
         let x = tape.watch(&x);
         // y = x*x + x: the two uses of x add up to 2x + 1 = 7.
         let y = x.mul(&x).unwrap().add(&x).unwrap().sum_all().unwrap();
-        assert_eq!(tape.gradient(&y, &[&x]).unwrap()[0].as_ref().unwrap().item().unwrap(), 7.0);
+        assert_eq!(
+            tape.gradient(&y, &[&x]).unwrap()[0]
+                .as_ref()
+                .unwrap()
+                .item()
+                .unwrap(),
+            7.0
+        );
         assert!(tape.gradient(&y, &[&x]).is_ok(), "persistent tapes can be reused");
         let z = no_grad(|| x.exp().unwrap());
         assert!(!z.is_tracked() && z.node().is_none());
@@ -259,7 +266,13 @@ mod tests {
     #[test]
     fn backward_errors_are_clear() {
         let v = Tensor::new(&[1.0f32, 2.0], &[2]).unwrap().variable();
-        assert!(v.exp().unwrap().backward().unwrap_err().to_string().contains("scalar"));
+        assert!(v
+            .exp()
+            .unwrap()
+            .backward()
+            .unwrap_err()
+            .to_string()
+            .contains("scalar"));
         let c = Tensor::new(&[1.0f32], &[1]).unwrap();
         assert!(c.backward().unwrap_err().to_string().contains("variable"));
     }

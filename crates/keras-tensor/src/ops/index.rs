@@ -120,10 +120,12 @@ impl Tensor {
         )?;
         let x_shape = self.shape().to_vec();
         let idx = idx.clone();
-        Ok(Tensor::from_cpu(out, idx.shape()).record("gather", &[self], move |g| {
-            let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
-            Ok(vec![Some(zeros.scatter_add(&idx, g, a as isize)?)])
-        }))
+        Ok(
+            Tensor::from_cpu(out, idx.shape()).record("gather", &[self], move |g| {
+                let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
+                Ok(vec![Some(zeros.scatter_add(&idx, g, a as isize)?)])
+            }),
+        )
     }
 
     /// One-hot encoding of integer indices along a new last axis of size `depth`, as
