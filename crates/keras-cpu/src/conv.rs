@@ -65,16 +65,7 @@ struct Geom {
     y_len: usize,
 }
 
-fn bad(op: &'static str, msg: String) -> Error {
-    Error::InvalidArgument { op, msg }
-}
-
-fn mul(op: &'static str, dims: &[usize]) -> Result<usize> {
-    dims.iter().try_fold(1usize, |acc, &d| {
-        acc.checked_mul(d)
-            .ok_or_else(|| bad(op, format!("size {dims:?} overflows")))
-    })
-}
+use crate::storage::{bad, checked_product as mul};
 
 impl Geom {
     fn new(op: &'static str, p: &Conv2dParams) -> Result<Geom> {
@@ -523,17 +514,7 @@ mod tests {
         }
     }
 
-    fn data(len: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-            })
-            .collect()
-    }
+    use crate::test_data::data;
 
     /// Naive direct loops: returns (y, dx, dw) for the given x, w, dy.
     fn reference(p: &Conv2dParams, x: &[f64], w: &[f64], dy: &[f64]) -> [Vec<f64>; 3] {

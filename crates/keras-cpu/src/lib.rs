@@ -25,4 +25,21 @@ pub mod storage;
 pub mod unary;
 
 pub use float::Float;
+
 pub use storage::{CpuStorage, StorageElement};
+
+#[cfg(test)]
+pub(crate) mod test_data {
+    /// `len` reproducible values in [-0.5, 0.5) (xorshift), for kernel tests.
+    pub(crate) fn data(len: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect()
+    }
+}

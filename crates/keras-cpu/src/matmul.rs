@@ -254,17 +254,7 @@ pub(crate) fn gemm_strided<T: Float>(
 mod tests {
     use super::*;
 
-    fn data(len: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-            })
-            .collect()
-    }
+    use crate::test_data::data;
 
     fn at<T: Copy>(v: &MatRef<T>, i: usize, j: usize) -> T {
         v.data[(v.offset as isize + i as isize * v.row_stride + j as isize * v.col_stride) as usize]

@@ -8,7 +8,7 @@
 //! rayon's global pool; the inner loops run over contiguous channels.
 
 use keras_backend::op::{Pool2dParams, PoolKind};
-use keras_backend::{Error, Result};
+use keras_backend::Result;
 use rayon::prelude::*;
 
 use crate::Float;
@@ -31,16 +31,7 @@ struct Geom {
     y_len: usize,
 }
 
-fn bad(op: &'static str, msg: String) -> Error {
-    Error::InvalidArgument { op, msg }
-}
-
-fn mul(op: &'static str, dims: &[usize]) -> Result<usize> {
-    dims.iter().try_fold(1usize, |acc, &d| {
-        acc.checked_mul(d)
-            .ok_or_else(|| bad(op, format!("size {dims:?} overflows")))
-    })
-}
+use crate::storage::{bad, checked_product as mul};
 
 /// `true` when `v` should replace `cur` as the running maximum.
 #[inline]
@@ -119,7 +110,7 @@ impl Geom {
 
 /// Pooling forward pass: `(N, H, W, C)` to `(N, OH, OW, C)` (see [`Pool2dParams`]).
 ///
-/// Returns [`Error::InvalidArgument`] when the pool size or a stride is zero or `x` has the
+/// Returns [`keras_backend::Error::InvalidArgument`] when the pool size or a stride is zero or `x` has the
 /// wrong length.
 ///
 /// ```
@@ -191,7 +182,7 @@ pub fn pool2d_forward<T: Float>(kind: PoolKind, p: &Pool2dParams, x: &[T]) -> Re
 /// For [`PoolKind::Max`] each window's gradient goes to its first maximal element
 /// (row-major within the window) of the forward input `x`; for [`PoolKind::Avg`] it is spread
 /// evenly over the window's valid cells and `x` is unused (it may be empty). Returns
-/// [`Error::InvalidArgument`] when the pool size or a stride is zero or a length is wrong.
+/// [`keras_backend::Error::InvalidArgument`] when the pool size or a stride is zero or a length is wrong.
 ///
 /// ```
 /// use keras_backend::op::{Pool2dParams, PoolKind};

@@ -91,6 +91,20 @@ storage_element!(bf16, BF16);
 storage_element!(f32, F32);
 storage_element!(f64, F64);
 
+/// An [`Error::InvalidArgument`] naming `op`.
+pub(crate) fn bad(op: &'static str, msg: String) -> Error {
+    Error::InvalidArgument { op, msg }
+}
+
+/// The product of `dims`, or an error naming `op` when it overflows `usize` (sizes come from
+/// user-controlled shapes and parameters).
+pub(crate) fn checked_product(op: &'static str, dims: &[usize]) -> Result<usize> {
+    dims.iter().try_fold(1usize, |acc, &d| {
+        acc.checked_mul(d)
+            .ok_or_else(|| bad(op, format!("size {dims:?} overflows")))
+    })
+}
+
 /// Elements above which elementwise loops are split across threads.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 

@@ -142,7 +142,7 @@ impl ConvArgs {
     }
 
     /// Value for spatial axis `i` of `n` from a one-or-n list.
-    fn per_axis(op: &'static str, what: &str, v: &[usize], i: usize, n: usize) -> Result<usize> {
+    pub(crate) fn per_axis(op: &'static str, what: &str, v: &[usize], i: usize, n: usize) -> Result<usize> {
         let x = match v.len() {
             1 => v[0],
             l if l == n => v[i],

@@ -1,6 +1,6 @@
 //! Max and average pooling (1-D and 2-D, channels-last) with gradients.
 
-use crate::ops::conv::Padding;
+use crate::ops::conv::{ConvArgs, Padding};
 use crate::Tensor;
 use keras_backend::op::{Pool2dParams, PoolKind};
 use keras_backend::{DType, Error, Result};
@@ -55,26 +55,6 @@ impl PoolArgs {
     }
 }
 
-fn pick(op: &'static str, what: &str, v: &[usize], i: usize, n: usize) -> Result<usize> {
-    let x = match v.len() {
-        1 => v[0],
-        l if l == n => v[i],
-        l => {
-            return Err(Error::InvalidArgument {
-                op,
-                msg: format!("{what} has {l} entries for {n} spatial axes"),
-            })
-        }
-    };
-    if x == 0 {
-        return Err(Error::InvalidArgument {
-            op,
-            msg: format!("{what} must be at least 1"),
-        });
-    }
-    Ok(x)
-}
-
 fn pool_params(op: &'static str, x: &Tensor, args: &PoolArgs, nd: usize) -> Result<Pool2dParams> {
     if x.rank() != nd + 2 {
         return Err(Error::BadShape {
@@ -106,8 +86,8 @@ fn pool_params(op: &'static str, x: &Tensor, args: &PoolArgs, nd: usize) -> Resu
     };
     for i in 0..nd {
         let d = 2 - nd + i;
-        let k = pick(op, "pool_size", &args.pool_size, i, nd)?;
-        let s = pick(
+        let k = ConvArgs::per_axis(op, "pool_size", &args.pool_size, i, nd)?;
+        let s = ConvArgs::per_axis(
             op,
             "strides",
             args.strides.as_deref().unwrap_or(&args.pool_size),
