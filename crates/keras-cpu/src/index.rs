@@ -3,7 +3,7 @@
 //!
 //! Every op views its contiguous input as `(outer, axis, inner)`.
 
-use crate::storage::{CpuStorage, StorageElement};
+use crate::storage::{contiguous_slice, CpuStorage, StorageElement};
 use keras_backend::{DType, Error, Layout, Result};
 
 fn split_shape(shape: &[usize], axis: usize) -> (usize, usize, usize) {
@@ -52,7 +52,6 @@ pub fn index_select(
 ) -> Result<CpuStorage> {
     let (outer, size, inner) = split_shape(layout.shape(), axis);
     let idx = resolve("index_select", &index_vec(idx, idx_layout, "index_select")?, size)?;
-    let src = s.contiguous(layout);
     fn go<T: Copy>(v: &[T], idx: &[usize], outer: usize, size: usize, inner: usize) -> Vec<T> {
         let mut out = Vec::with_capacity(outer * idx.len() * inner);
         for o in 0..outer {
@@ -63,7 +62,9 @@ pub fn index_select(
         }
         out
     }
-    Ok(crate::map_storage!(&*src, v => go(v, &idx, outer, size, inner)))
+    // Reads the view in place when it is contiguous: selecting a batch from a narrowed
+    // data set must not copy the whole data set.
+    Ok(crate::map_storage!(s, v => go(&contiguous_slice(v, layout), &idx, outer, size, inner)))
 }
 
 /// Storage offset in a row-major tensor of `shape` for every position of a row-major
@@ -119,8 +120,10 @@ pub fn gather(
     let size = layout.shape()[axis];
     let idx = resolve("gather", &index_vec(idx, idx_layout, "gather")?, size)?;
     let offsets = along_axis_offsets(layout.shape(), idx_layout.shape(), &idx, axis);
-    let src = s.contiguous(layout);
-    Ok(crate::map_storage!(&*src, v => offsets.iter().map(|&o| v[o]).collect()))
+    Ok(crate::map_storage!(s, v => {
+        let v = contiguous_slice(v, layout);
+        offsets.iter().map(|&o| v[o]).collect()
+    }))
 }
 
 /// PyTorch `scatter_add(x, axis, indices, updates)`: a copy of `x` with `updates[p]` added at

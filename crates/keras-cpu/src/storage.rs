@@ -334,6 +334,15 @@ fn scatter_layout(src: &CpuStorage, dst: &mut CpuStorage, layout: &Layout) -> Re
     Ok(())
 }
 
+/// The elements `layout` addresses in `v`, in row-major order: borrowed when they are
+/// contiguous (at any offset), else copied.
+pub fn contiguous_slice<'a, T: Copy + Send + Sync>(v: &'a [T], layout: &Layout) -> std::borrow::Cow<'a, [T]> {
+    match layout.contiguous_range() {
+        Some(r) => std::borrow::Cow::Borrowed(&v[r]),
+        None => std::borrow::Cow::Owned(strided_copy(v, layout)),
+    }
+}
+
 /// The elements `layout` addresses in `v`, in row-major order.
 pub fn strided_copy<T: Copy + Send + Sync>(v: &[T], layout: &Layout) -> Vec<T> {
     if let Some(r) = layout.contiguous_range() {

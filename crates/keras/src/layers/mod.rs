@@ -1,0 +1,240 @@
+//! Layers: configuration at construction, weights created in `build` once the input shape is
+//! known, `call` on tensors, `get_config` / [`from_config`] through a registry keyed by Keras's
+//! `class_name`. One file per layer.
+
+mod activation;
+mod conv2d;
+mod dense;
+mod dropout;
+mod flatten;
+mod max_pooling2d;
+
+pub use activation::Activation;
+pub use conv2d::Conv2D;
+pub use dense::Dense;
+pub use dropout::Dropout;
+pub use flatten::Flatten;
+pub use max_pooling2d::MaxPooling2D;
+
+use crate::Variable;
+use keras_tensor::{Error, Result, Tensor};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// A symbolic shape: `None` for a dimension not known until data arrives (the batch).
+pub type Shape = Vec<Option<usize>>;
+
+/// A Keras layer.
+///
+/// Construction stores configuration only; [`Layer::build`] creates the weights for a given
+/// input shape (models call it for you); [`Layer::call`] computes.
+pub trait Layer: Send + Sync {
+    /// Keras's class name (`"Dense"`), the key of the registry.
+    fn class_name(&self) -> &'static str;
+    /// The layer's unique name (`"dense_1"`).
+    fn name(&self) -> &str;
+    /// True once weights exist.
+    fn built(&self) -> bool;
+    /// Creates the weights for `input_shape`.
+    ///
+    /// # Errors
+    /// When the shape does not suit the layer (the error names the layer and the shapes).
+    fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()>;
+    /// The output shape for `input_shape`, without computing.
+    ///
+    /// # Errors
+    /// As [`Layer::build`].
+    fn compute_output_shape(&self, input_shape: &[Option<usize>]) -> Result<Shape>;
+    /// Computes the output; `training` switches dropout and similar behaviour.
+    ///
+    /// # Errors
+    /// When the input does not match the built shape (the error names the layer).
+    fn call(&self, x: &Tensor, training: bool) -> Result<Tensor>;
+    /// All weights, trainable first, in Keras's order.
+    fn weights(&self) -> Vec<Variable> {
+        Vec::new()
+    }
+    /// Whether the layer's weights are updated by training.
+    fn trainable(&self) -> bool;
+    /// Freezes (`false`) or unfreezes the layer.
+    fn set_trainable(&mut self, trainable: bool);
+    /// The layer's configuration in Keras's `get_config` form.
+    fn get_config(&self) -> Value;
+
+    /// Weights the optimizer updates.
+    fn trainable_weights(&self) -> Vec<Variable> {
+        if !self.trainable() {
+            return Vec::new();
+        }
+        self.weights().into_iter().filter(|w| w.trainable()).collect()
+    }
+    /// Weights that training does not update by gradient (statistics, frozen weights).
+    fn non_trainable_weights(&self) -> Vec<Variable> {
+        let t = self.trainable();
+        self.weights()
+            .into_iter()
+            .filter(|w| !(t && w.trainable()))
+            .collect()
+    }
+    /// Number of scalars in all weights.
+    fn count_params(&self) -> usize {
+        self.weights().iter().map(|w| w.numel()).sum()
+    }
+}
+
+/// A unique layer name from a prefix, Keras style: `dense`, `dense_1`, `dense_2`, …
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTS: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+    let mut g = match COUNTS.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    let map = g.get_or_insert_with(HashMap::new);
+    let n = map.entry(prefix.to_string()).or_insert(0);
+    let name = if *n == 0 {
+        prefix.to_string()
+    } else {
+        format!("{prefix}_{n}")
+    };
+    *n += 1;
+    name
+}
+
+/// Rebuilds a layer from Keras's `class_name` and `config`.
+///
+/// # Errors
+/// For an unknown class name (the error lists the known ones) or an invalid config.
+pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
+    type Ctor = fn(&Value) -> Result<Box<dyn Layer>>;
+    const REGISTRY: &[(&str, Ctor)] = &[
+        ("Activation", |c| Ok(Box::new(Activation::from_config(c)?))),
+        ("Conv2D", |c| Ok(Box::new(Conv2D::from_config(c)?))),
+        ("Dense", |c| Ok(Box::new(Dense::from_config(c)?))),
+        ("Dropout", |c| Ok(Box::new(Dropout::from_config(c)?))),
+        ("Flatten", |c| Ok(Box::new(Flatten::from_config(c)?))),
+        ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
+    ];
+    match REGISTRY.iter().find(|(n, _)| *n == class_name) {
+        Some((_, ctor)) => ctor(config),
+        None => Err(Error::InvalidArgument {
+            op: "layers.from_config",
+            msg: format!(
+                "unknown layer class {class_name:?}; known: {}",
+                REGISTRY.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
+}
+
+/// Reads config field `key`, or `default` when absent.
+pub(crate) fn field<T: serde::de::DeserializeOwned>(c: &Value, key: &str, default: T) -> Result<T> {
+    match c.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| Error::InvalidArgument {
+            op: "from_config",
+            msg: format!("field {key:?}: {e}"),
+        }),
+    }
+}
+
+/// The layer's name from a config, or a fresh one.
+pub(crate) fn config_name(c: &Value, prefix: &str) -> Result<String> {
+    Ok(field::<Option<String>>(c, "name", None)?.unwrap_or_else(|| unique_name(prefix)))
+}
+
+/// Error for an input shape a layer cannot take.
+pub(crate) fn shape_error(layer: &str, expected: &str, got: &[Option<usize>]) -> Error {
+    Error::InvalidArgument {
+        op: "build",
+        msg: format!(
+            "layer {layer:?} expects {expected}, got input shape {}",
+            fmt_shape(got)
+        ),
+    }
+}
+
+/// `(None, 28, 28, 1)` as Keras prints shapes.
+pub fn fmt_shape(s: &[Option<usize>]) -> String {
+    let parts: Vec<String> = s
+        .iter()
+        .map(|d| d.map_or("None".to_string(), |n| n.to_string()))
+        .collect();
+    if parts.len() == 1 {
+        format!("({},)", parts[0])
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+/// Checks a concrete tensor against a symbolic shape.
+pub(crate) fn check_input(layer: &str, expected: &[Option<usize>], x: &Tensor) -> Result<()> {
+    let ok = x.rank() == expected.len()
+        && expected
+            .iter()
+            .zip(x.shape())
+            .all(|(e, &d)| e.is_none_or(|e| e == d));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            op: "call",
+            msg: format!(
+                "layer {layer:?} was built for input shape {} but got a tensor of shape {:?}",
+                fmt_shape(expected),
+                x.shape()
+            ),
+        })
+    }
+}
+
+/// The common config keys of every layer.
+pub(crate) fn base_config(name: &str, trainable: bool) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("name".into(), Value::from(name));
+    m.insert("trainable".into(), Value::from(trainable));
+    m.insert(
+        "dtype".into(),
+        serde_json::json!({"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}),
+    );
+    m
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! `run_layer_test`: the checks every layer passes (Keras's harness of the same name).
+    use super::*;
+    use keras_tensor::{DType, Device};
+
+    /// Builds the layer for `input_shape` (batch `None`), checks the weight count, that
+    /// `call` on a batch of 2 gives `compute_output_shape`, that the config round-trips
+    /// through the registry to an equal config, and that gradients reach every trainable
+    /// weight.
+    pub(crate) fn run_layer_test(mut layer: Box<dyn Layer>, input_shape: &[usize], n_weights: usize) {
+        let mut shape: Shape = vec![None];
+        shape.extend(input_shape.iter().map(|&d| Some(d)));
+        layer.build(&shape).unwrap();
+        assert!(layer.built());
+        assert_eq!(layer.weights().len(), n_weights, "{} weights", layer.name());
+        let mut batch = vec![2];
+        batch.extend_from_slice(input_shape);
+        let x = Tensor::random_normal(&batch, 0.0, 1.0, 3, DType::F32, &Device::Cpu).unwrap();
+        let y = layer.call(&x, true).unwrap();
+        let expect = layer.compute_output_shape(&shape).unwrap();
+        assert_eq!(expect[0], None);
+        let got: Vec<usize> = y.shape().to_vec();
+        assert_eq!(
+            expect[1..].iter().map(|d| d.unwrap()).collect::<Vec<_>>(),
+            got[1..].to_vec()
+        );
+        let config = layer.get_config();
+        let again = from_config(layer.class_name(), &config).unwrap();
+        assert_eq!(again.get_config(), config, "config round trip");
+        if !layer.trainable_weights().is_empty() {
+            let grads = y.square().unwrap().sum_all().unwrap().backward().unwrap();
+            for w in layer.trainable_weights() {
+                assert!(grads.get(&w.value()).is_some(), "no gradient for {}", w.name());
+            }
+        }
+    }
+}
