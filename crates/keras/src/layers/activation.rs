@@ -46,12 +46,7 @@ impl Activation {
 }
 
 impl Layer for Activation {
-    fn class_name(&self) -> &'static str {
-        "Activation"
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
+    super::layer_common!("Activation");
     fn built(&self) -> bool {
         true
     }
@@ -63,12 +58,6 @@ impl Layer for Activation {
     }
     fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
         self.activation.apply(x)
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);

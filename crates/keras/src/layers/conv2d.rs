@@ -133,40 +133,17 @@ impl Conv2D {
     /// # Errors
     /// For invalid values or unsupported options (channels_first, regularizers, constraints).
     pub fn from_config(c: &Value) -> Result<Conv2D> {
-        let pair = |k: &str, d: usize| -> Result<[usize; 2]> {
-            match c.get(k) {
-                None | Some(Value::Null) => Ok([d, d]),
-                Some(Value::Number(n)) => {
-                    let n = n.as_u64().unwrap_or(0) as usize;
-                    Ok([n, n])
-                }
-                Some(v) => field::<[usize; 2]>(&json!({ k: v }), k, [d, d]),
-            }
-        };
         if field::<String>(c, "data_format", "channels_last".into())? != "channels_last" {
             return Err(Error::InvalidArgument {
                 op: "Conv2D.from_config",
                 msg: "only channels_last is supported".into(),
             });
         }
-        for k in [
-            "kernel_regularizer",
-            "bias_regularizer",
-            "activity_regularizer",
-            "kernel_constraint",
-            "bias_constraint",
-        ] {
-            if c.get(k).is_some_and(|v| !v.is_null()) {
-                return Err(Error::InvalidArgument {
-                    op: "Conv2D.from_config",
-                    msg: format!("{k} is not supported yet"),
-                });
-            }
-        }
+        super::reject_unsupported(c, "Conv2D.from_config", &super::REGULARIZER_KEYS)?;
         let mut l = Conv2D::new(field(c, "filters", 0)?, 1)
-            .kernel_size(pair("kernel_size", 1)?)
-            .strides(pair("strides", 1)?)
-            .dilation_rate(pair("dilation_rate", 1)?)
+            .kernel_size(super::field_pair(c, "kernel_size")?.unwrap_or([1, 1]))
+            .strides(super::field_pair(c, "strides")?.unwrap_or([1, 1]))
+            .dilation_rate(super::field_pair(c, "dilation_rate")?.unwrap_or([1, 1]))
             .groups(field(c, "groups", 1)?)
             .use_bias(field(c, "use_bias", true)?)
             .padding(&field::<String>(c, "padding", "valid".into())?)?;
@@ -197,12 +174,7 @@ fn out_len(input: Option<usize>, k: usize, s: usize, d: usize, same: bool) -> Op
 }
 
 impl Layer for Conv2D {
-    fn class_name(&self) -> &'static str {
-        "Conv2D"
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
+    super::layer_common!("Conv2D");
     fn built(&self) -> bool {
         self.kernel.is_some()
     }
@@ -289,20 +261,11 @@ impl Layer for Conv2D {
             });
         };
         super::check_input(&self.name, shape, x)?;
-        let mut y = x.conv2d(&k.value(), &self.args()?)?;
-        if let Some(b) = &self.bias {
-            y = y.add(&b.value())?;
-        }
-        self.activation.apply(&y)
+        let y = x.conv2d(&k.value(), &self.args()?)?;
+        super::bias_activation(y, self.bias.as_ref(), self.activation)
     }
     fn weights(&self) -> Vec<Variable> {
         self.kernel.iter().chain(self.bias.iter()).cloned().collect()
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);
@@ -317,13 +280,7 @@ impl Layer for Conv2D {
         m.insert("use_bias".into(), json!(self.use_bias));
         m.insert("kernel_initializer".into(), self.kernel_initializer.get_config());
         m.insert("bias_initializer".into(), self.bias_initializer.get_config());
-        for k in [
-            "kernel_regularizer",
-            "bias_regularizer",
-            "activity_regularizer",
-            "kernel_constraint",
-            "bias_constraint",
-        ] {
+        for k in super::REGULARIZER_KEYS {
             m.insert(k.into(), Value::Null);
         }
         Value::Object(m)

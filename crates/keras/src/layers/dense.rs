@@ -110,20 +110,7 @@ impl Dense {
                 msg: "units must be >= 1".into(),
             });
         }
-        for k in [
-            "kernel_regularizer",
-            "bias_regularizer",
-            "activity_regularizer",
-            "kernel_constraint",
-            "bias_constraint",
-        ] {
-            if c.get(k).is_some_and(|v| !v.is_null()) {
-                return Err(Error::InvalidArgument {
-                    op: "Dense.from_config",
-                    msg: format!("{k} is not supported yet"),
-                });
-            }
-        }
+        super::reject_unsupported(c, "Dense.from_config", &super::REGULARIZER_KEYS)?;
         let mut d = Dense::new(units).use_bias(field(c, "use_bias", true)?);
         d.name = config_name(c, "dense")?;
         d.trainable = field(c, "trainable", true)?;
@@ -139,12 +126,7 @@ impl Dense {
 }
 
 impl Layer for Dense {
-    fn class_name(&self) -> &'static str {
-        "Dense"
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
+    super::layer_common!("Dense");
     fn built(&self) -> bool {
         self.kernel.is_some()
     }
@@ -206,20 +188,11 @@ impl Layer for Dense {
                 ),
             });
         }
-        let mut y = x.matmul(&k.value())?;
-        if let Some(b) = &self.bias {
-            y = y.add(&b.value())?;
-        }
-        self.activation.apply(&y)
+        let y = x.matmul(&k.value())?;
+        super::bias_activation(y, self.bias.as_ref(), self.activation)
     }
     fn weights(&self) -> Vec<Variable> {
         self.kernel.iter().chain(self.bias.iter()).cloned().collect()
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);
@@ -228,12 +201,7 @@ impl Layer for Dense {
         m.insert("use_bias".into(), json!(self.use_bias));
         m.insert("kernel_initializer".into(), self.kernel_initializer.get_config());
         m.insert("bias_initializer".into(), self.bias_initializer.get_config());
-        for k in [
-            "kernel_regularizer",
-            "bias_regularizer",
-            "kernel_constraint",
-            "bias_constraint",
-        ] {
+        for k in super::REGULARIZER_KEYS {
             m.insert(k.into(), Value::Null);
         }
         Value::Object(m)

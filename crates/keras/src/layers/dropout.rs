@@ -64,12 +64,7 @@ impl Dropout {
 }
 
 impl Layer for Dropout {
-    fn class_name(&self) -> &'static str {
-        "Dropout"
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
+    super::layer_common!("Dropout");
     fn built(&self) -> bool {
         true
     }
@@ -87,12 +82,6 @@ impl Layer for Dropout {
         // `set_random_seed`).
         let keep = Tensor::bernoulli(x.shape(), 1.0 - self.rate, next_seed(), x.dtype(), x.device())?;
         x.mul(&keep)?.div_scalar(1.0 - self.rate)
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);

@@ -46,12 +46,7 @@ impl Flatten {
 }
 
 impl Layer for Flatten {
-    fn class_name(&self) -> &'static str {
-        "Flatten"
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
+    super::layer_common!("Flatten");
     fn built(&self) -> bool {
         true
     }
@@ -68,12 +63,6 @@ impl Layer for Flatten {
     fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
         let n = x.shape().first().copied().unwrap_or(1) as isize;
         x.reshape(&[n, -1]).or_else(|_| x.reshape(&[n, 0]))
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);

@@ -66,16 +66,9 @@ impl MaxPooling2D {
                 msg: "only channels_last is supported".into(),
             });
         }
-        let pair = |k: &str| -> Result<Option<[usize; 2]>> {
-            match c.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Number(n)) => Ok(n.as_u64().map(|n| [n as usize; 2])),
-                Some(v) => Ok(Some(field::<[usize; 2]>(&json!({ k: v }), k, [1, 1])?)),
-            }
-        };
         let mut p = MaxPooling2D::new(2).padding(&field::<String>(c, "padding", "valid".into())?)?;
-        p.pool_size = pair("pool_size")?.unwrap_or([2, 2]);
-        p.strides = pair("strides")?;
+        p.pool_size = super::field_pair(c, "pool_size")?.unwrap_or([2, 2]);
+        p.strides = super::field_pair(c, "strides")?;
         p.name = config_name(c, "max_pooling2d")?;
         p.trainable = field(c, "trainable", true)?;
         Ok(p)
@@ -83,12 +76,7 @@ impl MaxPooling2D {
 }
 
 impl Layer for MaxPooling2D {
-    fn class_name(&self) -> &'static str {
-        "MaxPooling2D"
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
+    super::layer_common!("MaxPooling2D");
     fn built(&self) -> bool {
         true
     }
@@ -130,12 +118,6 @@ impl Layer for MaxPooling2D {
             .strides_per_axis(&self.stride())
             .padding(Padding::parse(&self.padding)?);
         x.max_pool2d(&args)
-    }
-    fn trainable(&self) -> bool {
-        self.trainable
-    }
-    fn set_trainable(&mut self, trainable: bool) {
-        self.trainable = trainable;
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);

@@ -127,6 +127,81 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
     }
 }
 
+/// The trait methods every layer implements the same way from its `name` and `trainable`
+/// fields, plus its Keras class name.
+macro_rules! layer_common {
+    ($class:literal) => {
+        fn class_name(&self) -> &'static str {
+            $class
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn trainable(&self) -> bool {
+            self.trainable
+        }
+        fn set_trainable(&mut self, trainable: bool) {
+            self.trainable = trainable;
+        }
+    };
+}
+pub(crate) use layer_common;
+
+/// Reads a Keras pair argument (`3` or `[3, 3]`) from a config, or `None` when absent.
+pub(crate) fn field_pair(c: &Value, key: &str) -> Result<Option<[usize; 2]>> {
+    match c.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            n.as_u64()
+                .map(|n| Some([n as usize; 2]))
+                .ok_or_else(|| Error::InvalidArgument {
+                    op: "from_config",
+                    msg: format!("field {key:?}: expected a non-negative integer, got {n}"),
+                })
+        }
+        Some(v) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| Error::InvalidArgument {
+                op: "from_config",
+                msg: format!("field {key:?}: {e}"),
+            }),
+    }
+}
+
+/// Rejects config keys this version does not implement yet (regularizers, constraints, …)
+/// instead of silently ignoring them.
+pub(crate) fn reject_unsupported(c: &Value, op: &'static str, keys: &[&str]) -> Result<()> {
+    match keys.iter().find(|k| c.get(**k).is_some_and(|v| !v.is_null())) {
+        Some(k) => Err(Error::InvalidArgument {
+            op,
+            msg: format!("{k} is not supported yet"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `activation(y + bias)`, the tail of Dense and the convolutions.
+pub(crate) fn bias_activation(
+    y: Tensor,
+    bias: Option<&Variable>,
+    activation: crate::activations::Activation,
+) -> Result<Tensor> {
+    let y = match bias {
+        Some(b) => y.add(&b.value())?,
+        None => y,
+    };
+    activation.apply(&y)
+}
+
+/// Config keys of weight regularizers and constraints (always `null` here for now).
+pub(crate) const REGULARIZER_KEYS: [&str; 5] = [
+    "kernel_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "bias_constraint",
+];
+
 /// Reads config field `key`, or `default` when absent.
 pub(crate) fn field<T: serde::de::DeserializeOwned>(c: &Value, key: &str, default: T) -> Result<T> {
     match c.get(key) {
