@@ -387,13 +387,27 @@ pub fn random(dist: keras_backend::op::RandomDist, seed: u64, n: usize, dtype: D
             hint: "random values need a float dtype (bernoulli also takes int and bool)",
         });
     }
-    let mut vals = vec![0f64; n];
-    vals.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
-        for (j, x) in chunk.iter_mut().enumerate() {
-            *x = keras_backend::random::sample(dist, seed, (c * 4096 + j) as u64);
-        }
-    });
-    Ok(CpuStorage::F64(vals).cast(&Layout::contiguous(&[n]), dtype))
+    // Fill the target dtype directly (one pass, no f64 buffer): element i is sample(i)
+    // converted once.
+    fn fill<T: StorageElement>(dist: keras_backend::op::RandomDist, seed: u64, n: usize) -> CpuStorage {
+        let mut vals = vec![T::default(); n];
+        vals.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
+            for (j, x) in chunk.iter_mut().enumerate() {
+                *x = T::from_f64(keras_backend::random::sample(dist, seed, (c * 4096 + j) as u64));
+            }
+        });
+        T::wrap(vals)
+    }
+    Ok(match dtype {
+        DType::Bool => fill::<bool>(dist, seed, n),
+        DType::U8 => fill::<u8>(dist, seed, n),
+        DType::I32 => fill::<i32>(dist, seed, n),
+        DType::I64 => fill::<i64>(dist, seed, n),
+        DType::F16 => fill::<f16>(dist, seed, n),
+        DType::BF16 => fill::<bf16>(dist, seed, n),
+        DType::F32 => fill::<f32>(dist, seed, n),
+        DType::F64 => fill::<f64>(dist, seed, n),
+    })
 }
 
 #[cfg(test)]
