@@ -1,5 +1,7 @@
-//! The Keras API of keras-rs (in progress): variables, optimizers, losses and metrics with
-//! Keras's names, defaults and update formulas. Layers and models build on these.
+//! The Keras API of keras-rs (in progress): [`Variable`], initializers, activations, layers
+//! with a `class_name` registry, [`Sequential`] with `compile` / `fit` / `evaluate` /
+//! `predict`, and Keras's optimizers, losses and metrics with its names, defaults and
+//! formulas. The functional API, the remaining layers and callbacks are still to come.
 
 pub mod activations;
 pub mod initializers;
