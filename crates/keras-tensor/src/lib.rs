@@ -26,7 +26,8 @@ pub use autodiff::{is_recording, no_grad, GradStore, GradientTape, NoGradGuard};
 pub use device::Device;
 pub use keras_backend::{op, DType, Error, Result};
 pub use ops::composite::{
-    binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, EPSILON,
+    binary_crossentropy, binary_crossentropy_elementwise, categorical_crossentropy,
+    sparse_categorical_crossentropy, EPSILON,
 };
 pub use ops::{ConvArgs, Padding, PoolArgs};
 pub use tensor::{Tensor, TensorElement, TensorId};

@@ -542,7 +542,7 @@ fn run_op(op: &str, a: &Args, x: &[Tensor]) -> R<Vec<Tensor>> {
         "categorical_crossentropy" | "sparse_categorical_crossentropy" | "binary_crossentropy" => {
             let ([t, p], logits) = (ins(x)?, a.bool("from_logits")?);
             one(match op {
-                "categorical_crossentropy" => keras_tensor::categorical_crossentropy(t, p, logits)?,
+                "categorical_crossentropy" => keras_tensor::categorical_crossentropy(t, p, logits, -1)?,
                 "sparse_categorical_crossentropy" => {
                     keras_tensor::sparse_categorical_crossentropy(t, p, logits)?
                 }

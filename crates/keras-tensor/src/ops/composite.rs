@@ -230,11 +230,11 @@ impl Tensor {
     }
 }
 
-/// Probabilities renormalized along the last axis and clipped to `[ε, 1-ε]`, as Keras does
+/// Probabilities renormalized along `axis` and clipped to `[ε, 1-ε]`, as Keras does
 /// before taking logs.
-fn clipped_probs(y_pred: &Tensor) -> Result<Tensor> {
+fn clipped_probs(y_pred: &Tensor, axis: isize) -> Result<Tensor> {
     y_pred
-        .div(&y_pred.sum(&[-1], true)?)?
+        .div(&y_pred.sum(&[axis], true)?)?
         .clip(EPSILON, 1.0 - EPSILON)
 }
 
@@ -250,12 +250,17 @@ fn float_pred(op: &'static str, y_pred: &Tensor) -> Result<()> {
     }
 }
 
-/// Per-sample categorical cross-entropy over the last axis (Keras semantics, including the
+/// Per-sample categorical cross-entropy over the class `axis` (Keras semantics, including the
 /// renormalization and clipping of probabilities when `from_logits` is false).
 ///
 /// # Errors
-/// When the shapes differ (the error names both).
-pub fn categorical_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool) -> Result<Tensor> {
+/// When the shapes differ (the error names both) or the axis is out of range.
+pub fn categorical_crossentropy(
+    y_true: &Tensor,
+    y_pred: &Tensor,
+    from_logits: bool,
+    axis: isize,
+) -> Result<Tensor> {
     float_pred("categorical_crossentropy", y_pred)?;
     if y_true.shape() != y_pred.shape() {
         return Err(Error::ShapeMismatch {
@@ -265,11 +270,15 @@ pub fn categorical_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: b
         });
     }
     let logp = if from_logits {
-        y_pred.log_softmax(-1)?
+        y_pred.log_softmax(axis)?
     } else {
-        clipped_probs(y_pred)?.log()?
+        clipped_probs(y_pred, axis)?.log()?
     };
-    y_true.cast(y_pred.dtype())?.mul(&logp)?.sum(&[-1], false)?.neg()
+    y_true
+        .cast(y_pred.dtype())?
+        .mul(&logp)?
+        .sum(&[axis], false)?
+        .neg()
 }
 
 /// Per-sample cross-entropy with integer labels (`y_true` has `y_pred`'s shape without the
@@ -303,32 +312,41 @@ pub fn sparse_categorical_crossentropy(
     let logp = if from_logits {
         y_pred.log_softmax(-1)?
     } else {
-        clipped_probs(y_pred)?.log()?
+        clipped_probs(y_pred, -1)?.log()?
     };
     logp.gather(&labels.expand_dims(-1)?, -1)?.squeeze(&[-1])?.neg()
 }
 
-/// Binary cross-entropy averaged over the last axis (Keras semantics: probabilities clipped
-/// to `[ε, 1-ε]`; logits through the stable `relu(x) - x*z + log1p(e^-|x|)`).
+/// Elementwise binary cross-entropy (Keras's `ops.binary_crossentropy`): probabilities
+/// clipped to `[ε, 1-ε]`; logits through the stable `relu(x) - x*z + log1p(e^-|x|)`.
 ///
 /// # Errors
 /// When the shapes do not broadcast.
-pub fn binary_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool) -> Result<Tensor> {
+pub fn binary_crossentropy_elementwise(
+    y_true: &Tensor,
+    y_pred: &Tensor,
+    from_logits: bool,
+) -> Result<Tensor> {
     float_pred("binary_crossentropy", y_pred)?;
     let z = y_true.cast(y_pred.dtype())?;
-    let per = if from_logits {
+    if from_logits {
         let x = y_pred;
-        x.relu()?
-            .sub(&x.mul(&z)?)?
-            .add(&x.abs()?.neg()?.exp()?.log1p()?)?
+        x.relu()?.sub(&x.mul(&z)?)?.add(&x.abs()?.neg()?.exp()?.log1p()?)
     } else {
         let p = y_pred.clip(EPSILON, 1.0 - EPSILON)?;
         let one_minus = |t: &Tensor| t.neg()?.add_scalar(1.0);
         z.mul(&p.log()?)?
             .add(&one_minus(&z)?.mul(&one_minus(&p)?.log()?)?)?
-            .neg()?
-    };
-    per.mean(&[-1], false)
+            .neg()
+    }
+}
+
+/// Binary cross-entropy averaged over the last axis (Keras's `losses.binary_crossentropy`).
+///
+/// # Errors
+/// When the shapes do not broadcast.
+pub fn binary_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool) -> Result<Tensor> {
+    binary_crossentropy_elementwise(y_true, y_pred, from_logits)?.mean(&[-1], false)
 }
 
 #[cfg(test)]
@@ -362,7 +380,7 @@ mod tests {
         let probs = x.softmax(-1).unwrap();
         let onehot = labels.one_hot(5).unwrap();
         check_grad("cce_probs", &[&probs], |t| {
-            categorical_crossentropy(&onehot, &t[0], false)
+            categorical_crossentropy(&onehot, &t[0], false, -1)
         });
         let z = randn(&[3, 5], 7).gt(&Tensor::scalar(0.0f64)).unwrap();
         check_grad("bce_logits", &[&x], |t| binary_crossentropy(&z, &t[0], true));
@@ -373,7 +391,7 @@ mod tests {
 
     #[test]
     fn crossentropy_shape_errors_name_both_shapes() {
-        let e = categorical_crossentropy(&randn(&[2, 3], 1), &randn(&[2, 4], 2), true)
+        let e = categorical_crossentropy(&randn(&[2, 3], 1), &randn(&[2, 4], 2), true, -1)
             .unwrap_err()
             .to_string();
         assert!(e.contains("[2, 3]") && e.contains("[2, 4]"), "{e}");

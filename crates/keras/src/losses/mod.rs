@@ -444,13 +444,7 @@ impl Loss for CategoricalCrossentropy {
                 .mul_scalar(1.0 - self.label_smoothing)?
                 .add_scalar(self.label_smoothing / n)?;
         }
-        let ax = self.axis;
-        let logp = if self.from_logits {
-            p.log_softmax(ax)?
-        } else {
-            p.div(&p.sum(&[ax], true)?)?.clip(EPSILON, 1.0 - EPSILON)?.log()?
-        };
-        t.mul(&logp)?.sum(&[ax], false)?.neg()
+        keras_tensor::categorical_crossentropy(&t, &p, self.from_logits, self.axis)
     }
     fn get_config(&self) -> Value {
         let mut m = self.base.config();
@@ -515,20 +509,6 @@ impl Loss for SparseCategoricalCrossentropy {
         m.insert("from_logits".into(), json!(self.from_logits));
         m.insert("ignore_class".into(), Value::Null);
         Value::Object(m)
-    }
-}
-
-/// Elementwise binary cross-entropy (Keras's `ops.binary_crossentropy`).
-fn bce_elementwise(t: &Tensor, p: &Tensor, from_logits: bool) -> Result<Tensor> {
-    if from_logits {
-        t.mul(&p.log_sigmoid()?)?
-            .add(&one_minus(t)?.mul(&p.neg()?.log_sigmoid()?)?)?
-            .neg()
-    } else {
-        let p = p.clip(EPSILON, 1.0 - EPSILON)?;
-        t.mul(&p.log()?)?
-            .add(&one_minus(t)?.mul(&one_minus(&p)?.log()?)?)?
-            .neg()
     }
 }
 
@@ -597,7 +577,7 @@ impl Loss for BinaryCrossentropy {
     fn values(&self, y_true: &Tensor, y_pred: &Tensor) -> Result<Tensor> {
         let (t, p) = prepare(y_true, y_pred)?;
         let t = smooth_binary(t, self.label_smoothing)?;
-        bce_elementwise(&t, &p, self.from_logits)?.mean(&[self.axis], false)
+        keras_tensor::binary_crossentropy_elementwise(&t, &p, self.from_logits)?.mean(&[self.axis], false)
     }
     fn get_config(&self) -> Value {
         let mut m = self.base.config();
@@ -689,7 +669,7 @@ impl Loss for BinaryFocalCrossentropy {
         let (t, p) = prepare(y_true, y_pred)?;
         let t = smooth_binary(t, self.label_smoothing)?;
         let p = if self.from_logits { p.sigmoid()? } else { p };
-        let bce = bce_elementwise(&t, &p, false)?;
+        let bce = keras_tensor::binary_crossentropy_elementwise(&t, &p, false)?;
         let p_t = t.mul(&p)?.add(&one_minus(&t)?.mul(&one_minus(&p)?)?)?;
         let mut focal = one_minus(&p_t)?.pow_scalar(self.gamma)?.mul(&bce)?;
         if self.apply_class_balancing {
