@@ -4,6 +4,7 @@
 //! formulas. The functional API, the remaining layers and callbacks are still to come.
 
 pub mod activations;
+pub mod constraints;
 pub mod initializers;
 pub mod layers;
 pub mod losses;
@@ -11,6 +12,7 @@ pub mod metrics;
 pub mod models;
 pub mod optimizers;
 pub mod random;
+pub mod regularizers;
 pub mod trainers;
 pub mod variable;
 

@@ -1,14 +1,22 @@
 //! [`Variable`]: a named, mutable, optionally trainable tensor (a layer weight or an
 //! optimizer slot).
 
+use crate::constraints::Constraint;
+use crate::regularizers::Regularizer;
 use keras_tensor::{DType, Error, Result, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 struct Inner {
     name: String,
     value: RwLock<Tensor>,
     trainable: AtomicBool,
+    regularizer: Mutex<Option<Regularizer>>,
+    constraint: Mutex<Option<Constraint>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A named tensor that can be reassigned, as Keras's `Variable`.
@@ -50,7 +58,29 @@ impl Variable {
             name: name.into(),
             value: RwLock::new(value.detach().variable()),
             trainable: AtomicBool::new(trainable),
+            regularizer: Mutex::new(None),
+            constraint: Mutex::new(None),
         }))
+    }
+
+    /// Attaches a penalty added to the training loss (Keras's `add_weight(regularizer=...)`).
+    pub fn set_regularizer(&self, r: Option<Regularizer>) {
+        *lock(&self.0.regularizer) = r;
+    }
+
+    /// The attached regularizer.
+    pub fn regularizer(&self) -> Option<Regularizer> {
+        *lock(&self.0.regularizer)
+    }
+
+    /// Attaches a constraint the optimizer applies after each update.
+    pub fn set_constraint(&self, c: Option<Constraint>) {
+        *lock(&self.0.constraint) = c;
+    }
+
+    /// The attached constraint.
+    pub fn constraint(&self) -> Option<Constraint> {
+        lock(&self.0.constraint).clone()
     }
 
     /// The variable's name (`"kernel"`, `"bias"`, `"moving_mean"`, …).

@@ -81,6 +81,122 @@ pub trait Layer: Send + Sync {
     fn count_params(&self) -> usize {
         self.weights().iter().map(|w| w.numel()).sum()
     }
+
+    /// Builds for a list of inputs. Layers that take one input keep this default, which
+    /// accepts exactly one shape; merge layers (`Add`, `Concatenate`, …) override it.
+    ///
+    /// # Errors
+    /// For the wrong number of inputs, or as [`Layer::build`].
+    fn build_multi(&mut self, input_shapes: &[Shape]) -> Result<()> {
+        match input_shapes {
+            [s] => self.build(s),
+            _ => Err(arity_error(self.name(), "1 input", input_shapes.len())),
+        }
+    }
+    /// Output shapes for a list of inputs (one per output).
+    ///
+    /// # Errors
+    /// As [`Layer::build_multi`].
+    fn compute_output_shapes(&self, input_shapes: &[Shape]) -> Result<Vec<Shape>> {
+        match input_shapes {
+            [s] => Ok(vec![self.compute_output_shape(s)?]),
+            _ => Err(arity_error(self.name(), "1 input", input_shapes.len())),
+        }
+    }
+    /// Computes the outputs for a list of inputs: the general form of [`Layer::call`] that
+    /// functional models use.
+    ///
+    /// # Errors
+    /// As [`Layer::build_multi`] and [`Layer::call`].
+    fn call_multi(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+        match inputs {
+            [x] => Ok(vec![self.call(x, training)?]),
+            _ => Err(arity_error(self.name(), "1 input", inputs.len())),
+        }
+    }
+}
+
+/// Error for a layer called with the wrong number of inputs.
+pub(crate) fn arity_error(layer: &str, expected: &str, got: usize) -> Error {
+    Error::InvalidArgument {
+        op: "call",
+        msg: format!("layer {layer:?} expects {expected}, got {got}"),
+    }
+}
+
+thread_local! {
+    static EXTRA_LOSSES: std::cell::RefCell<Option<Vec<Tensor>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Adds a scalar to the loss of the current training or evaluation step (Keras's
+/// `layer.add_loss`): a layer calls this from [`Layer::call`]; outside a step it is dropped.
+pub fn add_loss(loss: Tensor) {
+    EXTRA_LOSSES.with(|l| {
+        if let Some(v) = l.borrow_mut().as_mut() {
+            v.push(loss)
+        }
+    })
+}
+
+/// Runs `f`, returning what it returned and the losses layers added meanwhile with
+/// [`add_loss`].
+///
+/// # Errors
+/// What `f` returns.
+pub fn collect_losses<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Vec<Tensor>)> {
+    let outer = EXTRA_LOSSES.with(|l| l.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let mine = EXTRA_LOSSES
+        .with(|l| std::mem::replace(&mut *l.borrow_mut(), outer))
+        .unwrap_or_default();
+    Ok((r?, mine))
+}
+
+/// Adds `activity_regularizer(y) / batch_size` to the step's loss (Keras 3's rule).
+pub(crate) fn activity_loss(r: Option<crate::regularizers::Regularizer>, y: &Tensor) -> Result<()> {
+    if let Some(r) = r {
+        let batch = y.shape().first().copied().unwrap_or(1).max(1);
+        add_loss(r.call(y)?.div_scalar(batch as f64)?);
+    }
+    Ok(())
+}
+
+/// Regularizer and constraint of one weight, as a layer reads them from its config
+/// (`kernel_regularizer`, `kernel_constraint`, …).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct WeightRules {
+    pub regularizer: Option<crate::regularizers::Regularizer>,
+    pub constraint: Option<crate::constraints::Constraint>,
+}
+
+impl WeightRules {
+    /// Reads `{prefix}_regularizer` and `{prefix}_constraint` from a config.
+    pub fn from_config(c: &Value, prefix: &str) -> Result<WeightRules> {
+        let get = |k: String| c.get(&k).cloned().unwrap_or(Value::Null);
+        Ok(WeightRules {
+            regularizer: crate::regularizers::Regularizer::from_config(&get(format!(
+                "{prefix}_regularizer"
+            )))?,
+            constraint: crate::constraints::Constraint::from_config(&get(format!("{prefix}_constraint")))?,
+        })
+    }
+    /// Writes `{prefix}_regularizer` and `{prefix}_constraint` into a config.
+    pub fn to_config(&self, m: &mut serde_json::Map<String, Value>, prefix: &str) {
+        m.insert(
+            format!("{prefix}_regularizer"),
+            self.regularizer.map_or(Value::Null, |r| r.to_config()),
+        );
+        m.insert(
+            format!("{prefix}_constraint"),
+            self.constraint.as_ref().map_or(Value::Null, |c| c.to_config()),
+        );
+    }
+    /// Attaches the rules to a freshly created weight.
+    pub fn attach(&self, v: Variable) -> Variable {
+        v.set_regularizer(self.regularizer);
+        v.set_constraint(self.constraint.clone());
+        v
+    }
 }
 
 /// A unique layer name from a prefix, Keras style: `dense`, `dense_1`, `dense_2`, …
@@ -115,16 +231,45 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
         ("Flatten", |c| Ok(Box::new(Flatten::from_config(c)?))),
         ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
     ];
-    match REGISTRY.iter().find(|(n, _)| *n == class_name) {
-        Some((_, ctor)) => ctor(config),
-        None => Err(Error::InvalidArgument {
-            op: "layers.from_config",
-            msg: format!(
-                "unknown layer class {class_name:?}; known: {}",
-                REGISTRY.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-            ),
-        }),
+    if let Some((_, ctor)) = REGISTRY.iter().find(|(n, _)| *n == class_name) {
+        return ctor(config);
     }
+    let custom = lock_custom();
+    if let Some(ctor) = custom.get(class_name) {
+        return ctor(config);
+    }
+    let mut known: Vec<&str> = REGISTRY.iter().map(|(n, _)| *n).collect();
+    known.extend(custom.keys().map(String::as_str));
+    Err(Error::InvalidArgument {
+        op: "layers.from_config",
+        msg: format!("unknown layer class {class_name:?}; known: {}", known.join(", ")),
+    })
+}
+
+/// Constructor of a user-defined layer from its config.
+pub type LayerConstructor = fn(&Value) -> Result<Box<dyn Layer>>;
+
+type CustomRegistry = HashMap<String, LayerConstructor>;
+
+fn lock_custom() -> std::sync::MutexGuard<'static, CustomRegistry> {
+    static CUSTOM: std::sync::OnceLock<Mutex<CustomRegistry>> = std::sync::OnceLock::new();
+    CUSTOM
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Registers a user-defined layer class so [`from_config`] (and model loading) can rebuild
+/// it: Keras's `@keras.saving.register_keras_serializable`.
+///
+/// ```
+/// use keras::layers::{register_layer, from_config, Flatten, Layer};
+/// register_layer("MyFlatten", |c| Ok(Box::new(Flatten::from_config(c)?)));
+/// assert_eq!(from_config("MyFlatten", &serde_json::json!({}))?.class_name(), "Flatten");
+/// # Ok::<(), keras_tensor::Error>(())
+/// ```
+pub fn register_layer(class_name: &str, ctor: LayerConstructor) {
+    lock_custom().insert(class_name.to_string(), ctor);
 }
 
 /// The trait methods every layer implements the same way from its `name` and `trainable`

@@ -709,7 +709,14 @@ impl<T: UpdateRule> Optimizer for T {
                 }
             }
             let it = &self.base().iterations;
-            it.assign(&it.value().add_scalar(1.0)?)
+            it.assign(&it.value().add_scalar(1.0)?)?;
+            // Keras applies weight constraints after the whole update.
+            for v in vars {
+                if let Some(c) = v.constraint() {
+                    v.assign(&c.apply(&v.value())?)?;
+                }
+            }
+            Ok(())
         })
     }
 
