@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p keras --example mnist_shaped_mlp`
 use keras::layers::{Dense, Dropout};
-use keras::{losses, optimizers, FitArgs, Sequential};
+use keras::{losses, optimizers, FitArgs, Sequential, Trainer};
 use keras_tensor::{DType, Device, Tensor};
 
 fn main() -> keras_tensor::Result<()> {

@@ -1,288 +1,110 @@
 //! `Conv2D`: 2-D convolution over `(batch, height, width, channels)`.
 
-use super::{base_config, config_name, field, fmt_shape, shape_error, unique_name, Layer, Shape};
-use crate::activations::Activation;
-use crate::initializers::Initializer;
+use super::conv_common::{conv_builders, weight_builders, BaseConv};
+use super::{base_config, config_name, field, unique_name, Layer, Shape};
 use crate::Variable;
-use keras_tensor::{ConvArgs, DType, Error, Padding, Result, Tensor};
-use serde_json::{json, Value};
+use keras_tensor::{Result, Tensor};
+use serde_json::Value;
 
 /// A 2-D convolution, as `keras.layers.Conv2D` (channels-last).
 ///
-/// Kernel `(kh, kw, in_channels / groups, filters)`, bias `(filters,)`.
+/// Kernel `(kh, kw, in_channels / groups, filters)`, bias `(filters,)`. Padding `"valid"` or
+/// `"same"`; strides > 1 cannot be combined with dilation > 1 (as in Keras).
 ///
 /// ```
 /// use keras::layers::{Conv2D, Layer};
-/// let mut c = Conv2D::new(32, 3).activation("relu")?;
-/// c.build(&[None, Some(28), Some(28), Some(1)])?;
-/// assert_eq!(c.compute_output_shape(&[None, Some(28), Some(28), Some(1)])?, vec![None, Some(26), Some(26), Some(32)]);
+/// use keras::regularizers::Regularizer;
+/// let mut c = Conv2D::new(32, 3)
+///     .strides([2, 2])
+///     .padding("same")?
+///     .activation("relu")?
+///     .kernel_regularizer(Regularizer::L2(1e-4));
+/// let input = [None, Some(28), Some(28), Some(1)];
+/// c.build(&input)?;
+/// assert_eq!(c.compute_output_shape(&input)?, vec![None, Some(14), Some(14), Some(32)]);
 /// assert_eq!(c.count_params(), 3 * 3 * 1 * 32 + 32);
 /// # Ok::<(), keras_tensor::Error>(())
 /// ```
 pub struct Conv2D {
     name: String,
-    filters: usize,
-    kernel_size: [usize; 2],
-    strides: [usize; 2],
-    padding: String,
-    dilation_rate: [usize; 2],
-    groups: usize,
-    activation: Activation,
-    use_bias: bool,
-    kernel_initializer: Initializer,
-    bias_initializer: Initializer,
     trainable: bool,
-    input_shape: Option<Shape>,
-    kernel: Option<Variable>,
-    bias: Option<Variable>,
+    base: BaseConv<2>,
 }
 
 impl Conv2D {
-    /// `filters` output channels with a square `kernel_size` window; stride 1, `"valid"`.
+    /// `filters` output channels with a square `kernel_size` window; stride 1, `"valid"`,
+    /// linear, `glorot_uniform` kernel, zero bias.
     pub fn new(filters: usize, kernel_size: usize) -> Conv2D {
         Conv2D {
             name: unique_name("conv2d"),
-            filters,
-            kernel_size: [kernel_size; 2],
-            strides: [1, 1],
-            padding: "valid".into(),
-            dilation_rate: [1, 1],
-            groups: 1,
-            activation: Activation::Linear,
-            use_bias: true,
-            kernel_initializer: Initializer::get("glorot_uniform").expect("known name"),
-            bias_initializer: Initializer::Zeros,
             trainable: true,
-            input_shape: None,
-            kernel: None,
-            bias: None,
+            base: BaseConv::new(filters, [kernel_size; 2]),
         }
     }
 
-    /// A `(kh, kw)` window.
-    pub fn kernel_size(mut self, k: [usize; 2]) -> Conv2D {
-        self.kernel_size = k;
-        self
-    }
-    /// Strides `(sh, sw)`.
-    pub fn strides(mut self, s: [usize; 2]) -> Conv2D {
-        self.strides = s;
-        self
-    }
-    /// `"valid"` or `"same"`.
-    ///
-    /// # Errors
-    /// For any other value.
-    pub fn padding(mut self, p: &str) -> Result<Conv2D> {
-        if p != "valid" && p != "same" {
-            return Err(Error::InvalidArgument {
-                op: "Conv2D",
-                msg: format!("padding must be \"valid\" or \"same\", got {p:?}"),
-            });
-        }
-        self.padding = p.into();
-        Ok(self)
-    }
-    /// Dilation `(dh, dw)`.
-    pub fn dilation_rate(mut self, d: [usize; 2]) -> Conv2D {
-        self.dilation_rate = d;
-        self
-    }
-    /// Channel groups.
+    conv_builders!(Conv2D, "Conv2D", [usize; 2], causal: false, common: base.common);
+    weight_builders!(
+        Conv2D,
+        "kernel",
+        kernel_initializer,
+        kernel_regularizer,
+        kernel_constraint,
+        init: base.kernel_initializer,
+        rules: base.kernel_rules
+    );
+
+    /// Channel groups: input channels and filters are split into `g` independent
+    /// convolutions (both must divide by `g`).
     pub fn groups(mut self, g: usize) -> Conv2D {
-        self.groups = g;
-        self
-    }
-    /// Activation by Keras name.
-    ///
-    /// # Errors
-    /// For an unknown name.
-    pub fn activation(mut self, name: &str) -> Result<Conv2D> {
-        self.activation = Activation::get(name)?;
-        Ok(self)
-    }
-    /// With or without bias.
-    pub fn use_bias(mut self, b: bool) -> Conv2D {
-        self.use_bias = b;
-        self
-    }
-    /// Kernel initializer by Keras name.
-    ///
-    /// # Errors
-    /// For an unknown name.
-    pub fn kernel_initializer(mut self, name: &str) -> Result<Conv2D> {
-        self.kernel_initializer = Initializer::get(name)?;
-        Ok(self)
-    }
-    /// Sets the layer name.
-    pub fn name(mut self, name: &str) -> Conv2D {
-        self.name = name.to_string();
+        self.base.groups = g;
         self
     }
 
-    fn args(&self) -> Result<ConvArgs> {
-        Ok(ConvArgs::new()
-            .strides_per_axis(&self.strides)
-            .dilation_per_axis(&self.dilation_rate)
-            .groups(self.groups)
-            .padding(Padding::parse(&self.padding)?))
+    /// The kernel, once built.
+    pub fn kernel(&self) -> Option<&Variable> {
+        self.base.kernel.as_ref()
+    }
+
+    /// The bias, once built (and when `use_bias`).
+    pub fn bias(&self) -> Option<&Variable> {
+        self.base.bias.as_ref()
     }
 
     /// Rebuilds from a Keras config.
     ///
     /// # Errors
-    /// For invalid values or unsupported options (channels_first, regularizers, constraints).
+    /// For missing `filters` or `kernel_size`, invalid values, unknown names, or options
+    /// this version does not implement (`data_format="channels_first"`, `lora_rank`).
     pub fn from_config(c: &Value) -> Result<Conv2D> {
-        if field::<String>(c, "data_format", "channels_last".into())? != "channels_last" {
-            return Err(Error::InvalidArgument {
-                op: "Conv2D.from_config",
-                msg: "only channels_last is supported".into(),
-            });
-        }
-        super::reject_unsupported(c, "Conv2D.from_config", &super::REGULARIZER_KEYS)?;
-        let mut l = Conv2D::new(field(c, "filters", 0)?, 1)
-            .kernel_size(super::field_pair(c, "kernel_size")?.unwrap_or([1, 1]))
-            .strides(super::field_pair(c, "strides")?.unwrap_or([1, 1]))
-            .dilation_rate(super::field_pair(c, "dilation_rate")?.unwrap_or([1, 1]))
-            .groups(field(c, "groups", 1)?)
-            .use_bias(field(c, "use_bias", true)?)
-            .padding(&field::<String>(c, "padding", "valid".into())?)?;
-        l.activation = Activation::get(&field::<String>(c, "activation", "linear".into())?)?;
-        l.name = config_name(c, "conv2d")?;
-        l.trainable = field(c, "trainable", true)?;
-        if let Some(v) = c.get("kernel_initializer") {
-            l.kernel_initializer = Initializer::from_config(v)?;
-        }
-        if let Some(v) = c.get("bias_initializer") {
-            l.bias_initializer = Initializer::from_config(v)?;
-        }
-        Ok(l)
+        let name = config_name(c, "conv2d")?;
+        Ok(Conv2D {
+            base: BaseConv::from_config(c, "Conv2D", &name)?,
+            trainable: field(c, "trainable", true)?,
+            name,
+        })
     }
-}
-
-/// Output length of one spatial axis.
-fn out_len(input: Option<usize>, k: usize, s: usize, d: usize, same: bool) -> Option<usize> {
-    let input = input?;
-    let span = d * (k - 1) + 1;
-    Some(if same {
-        input.div_ceil(s)
-    } else if input >= span {
-        (input - span) / s + 1
-    } else {
-        0
-    })
 }
 
 impl Layer for Conv2D {
     super::layer_common!("Conv2D");
     fn built(&self) -> bool {
-        self.kernel.is_some()
+        self.base.kernel.is_some()
     }
     fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
-        let Some(&Some(cin)) = input_shape.last() else {
-            return Err(shape_error(&self.name, "a known channel count", input_shape));
-        };
-        self.compute_output_shape(input_shape)?;
-        let g = self.groups;
-        if g == 0 || cin % g != 0 || self.filters % g != 0 {
-            return Err(Error::InvalidArgument {
-                op: "build",
-                msg: format!(
-                    "layer {:?}: {cin} input channels and {} filters must both divide by groups = {g} (input shape {})",
-                    self.name,
-                    self.filters,
-                    fmt_shape(input_shape)
-                ),
-            });
-        }
-        let [kh, kw] = self.kernel_size;
-        self.kernel = Some(Variable::new(
-            "kernel",
-            self.kernel_initializer
-                .sample(&[kh, kw, cin / g, self.filters], DType::F32)?,
-            true,
-        ));
-        if self.use_bias {
-            self.bias = Some(Variable::new(
-                "bias",
-                self.bias_initializer.sample(&[self.filters], DType::F32)?,
-                true,
-            ));
-        }
-        self.input_shape = Some(input_shape.to_vec());
-        Ok(())
+        self.base.build(&self.name, input_shape)
     }
-    fn compute_output_shape(&self, s: &[Option<usize>]) -> Result<Shape> {
-        if s.len() != 4 {
-            return Err(shape_error(
-                &self.name,
-                "a rank-4 input (batch, height, width, channels)",
-                s,
-            ));
-        }
-        if self.filters == 0
-            || self.kernel_size.contains(&0)
-            || self.strides.contains(&0)
-            || self.dilation_rate.contains(&0)
-        {
-            return Err(Error::InvalidArgument {
-                op: "build",
-                msg: format!(
-                    "layer {:?}: filters, kernel_size, strides and dilation_rate must be >= 1",
-                    self.name
-                ),
-            });
-        }
-        let same = self.padding == "same";
-        Ok(vec![
-            s[0],
-            out_len(
-                s[1],
-                self.kernel_size[0],
-                self.strides[0],
-                self.dilation_rate[0],
-                same,
-            ),
-            out_len(
-                s[2],
-                self.kernel_size[1],
-                self.strides[1],
-                self.dilation_rate[1],
-                same,
-            ),
-            Some(self.filters),
-        ])
+    fn compute_output_shape(&self, input_shape: &[Option<usize>]) -> Result<Shape> {
+        self.base.output_shape(&self.name, input_shape)
     }
     fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
-        let (Some(k), Some(shape)) = (&self.kernel, &self.input_shape) else {
-            return Err(Error::InvalidArgument {
-                op: "call",
-                msg: format!("layer {:?} is not built", self.name),
-            });
-        };
-        super::check_input(&self.name, shape, x)?;
-        let y = x.conv2d(&k.value(), &self.args()?)?;
-        super::bias_activation(y, self.bias.as_ref(), self.activation)
+        self.base.call(&self.name, x)
     }
     fn weights(&self) -> Vec<Variable> {
-        self.kernel.iter().chain(self.bias.iter()).cloned().collect()
+        self.base.weights()
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);
-        m.insert("filters".into(), json!(self.filters));
-        m.insert("kernel_size".into(), json!(self.kernel_size));
-        m.insert("strides".into(), json!(self.strides));
-        m.insert("padding".into(), json!(self.padding));
-        m.insert("data_format".into(), json!("channels_last"));
-        m.insert("dilation_rate".into(), json!(self.dilation_rate));
-        m.insert("groups".into(), json!(self.groups));
-        m.insert("activation".into(), json!(self.activation.name()));
-        m.insert("use_bias".into(), json!(self.use_bias));
-        m.insert("kernel_initializer".into(), self.kernel_initializer.get_config());
-        m.insert("bias_initializer".into(), self.bias_initializer.get_config());
-        for k in super::REGULARIZER_KEYS {
-            m.insert(k.into(), Value::Null);
-        }
+        self.base.to_config(&mut m);
         Value::Object(m)
     }
 }
@@ -290,7 +112,11 @@ impl Layer for Conv2D {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::constraints::Constraint;
+    use crate::layers::conv_common::testing::check_against_keras;
     use crate::layers::testing::run_layer_test;
+    use crate::regularizers::Regularizer;
+    use keras_tensor::{DType, Device};
 
     #[test]
     fn conv2d_passes_the_layer_harness() {
@@ -306,6 +132,147 @@ mod tests {
             &[6, 5, 2],
             2,
         );
+        run_layer_test(
+            Box::new(
+                Conv2D::new(3, 2)
+                    .use_bias(false)
+                    .dilation_rate([2, 1])
+                    .kernel_regularizer(Regularizer::L1(0.1))
+                    .activity_regularizer(Regularizer::L2(0.2)),
+            ),
+            &[6, 5, 2],
+            1,
+        );
+    }
+
+    #[test]
+    fn output_shapes_match_keras() {
+        // keras.layers.Conv2D(2, k, strides=s, padding=p, dilation_rate=d)
+        //     .compute_output_shape((None, 9, 8, 3))
+        type Case = ([usize; 2], [usize; 2], &'static str, [usize; 2], [usize; 2]);
+        let cases: [Case; 6] = [
+            ([3, 3], [1, 1], "valid", [1, 1], [7, 6]),
+            ([3, 2], [2, 3], "valid", [1, 1], [4, 3]),
+            ([3, 3], [2, 2], "same", [1, 1], [5, 4]),
+            ([4, 4], [3, 2], "same", [1, 1], [3, 4]),
+            ([3, 3], [1, 1], "same", [2, 2], [9, 8]),
+            ([2, 3], [1, 1], "valid", [2, 1], [7, 6]),
+        ];
+        for (k, s, p, d, out) in cases {
+            let c = Conv2D::new(2, 1)
+                .kernel_size(k)
+                .strides(s)
+                .padding(p)
+                .unwrap()
+                .dilation_rate(d);
+            let got = c
+                .compute_output_shape(&[None, Some(9), Some(8), Some(3)])
+                .unwrap();
+            assert_eq!(
+                got,
+                vec![None, Some(out[0]), Some(out[1]), Some(2)],
+                "{k:?} {s:?} {p} {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_match_keras() {
+        // keras.layers.Conv2D(2, (3, 2), strides=(2, 1), padding="same") on (1, 5, 6, 3).
+        let c = Conv2D::new(2, 1)
+            .kernel_size([3, 2])
+            .strides([2, 1])
+            .padding("same")
+            .unwrap();
+        check_against_keras(Box::new(c), &[1, 5, 6, 3], &[1, 3, 6, 2], 16.536370, 0.339524);
+    }
+
+    #[test]
+    fn keras_argument_errors() {
+        // Keras: "Computed output size would be zero or negative".
+        let e = Conv2D::new(2, 3)
+            .name("tiny")
+            .compute_output_shape(&[None, Some(2), Some(2), Some(3)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tiny") && e.contains("(None, 2, 2, 3)"), "{e}");
+        // Keras: "`strides > 1` not supported in conjunction with `dilation_rate > 1`".
+        let mut c = Conv2D::new(2, 3).strides([2, 2]).dilation_rate([2, 2]);
+        assert!(c.build(&[None, Some(9), Some(9), Some(3)]).is_err());
+        let mut c = Conv2D::new(4, 3).groups(2).name("g");
+        let e = c
+            .build(&[None, Some(6), Some(6), Some(3)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"g\"") && e.contains("groups"), "{e}");
+        assert!(Conv2D::new(2, 3).padding("causal").is_err());
+        let cf = serde_json::json!({"filters": 2, "kernel_size": 3, "data_format": "channels_first"});
+        assert!(Conv2D::from_config(&cf)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("channels_last"));
+        let lora = serde_json::json!({"filters": 2, "kernel_size": 3, "lora_rank": 4});
+        assert!(Conv2D::from_config(&lora)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("lora_rank"));
+    }
+
+    #[test]
+    fn regularizers_and_constraints_reach_the_weights_and_config() {
+        let mut c = Conv2D::new(2, 3)
+            .kernel_regularizer(Regularizer::L2(0.01))
+            .kernel_constraint(Constraint::get("max_norm").unwrap())
+            .bias_regularizer(Regularizer::L1(0.5))
+            .bias_constraint(Constraint::NonNeg)
+            .activity_regularizer(Regularizer::L1L2 { l1: 0.1, l2: 0.2 });
+        c.build(&[None, Some(5), Some(5), Some(1)]).unwrap();
+        let k = c.kernel().unwrap();
+        assert_eq!(k.regularizer(), Some(Regularizer::L2(0.01)));
+        assert_eq!(k.constraint(), Some(Constraint::get("max_norm").unwrap()));
+        let b = c.bias().unwrap();
+        assert_eq!(b.regularizer(), Some(Regularizer::L1(0.5)));
+        assert_eq!(b.constraint(), Some(Constraint::NonNeg));
+        // The config keys as Keras writes them.
+        let cfg = c.get_config();
+        assert_eq!(cfg["kernel_regularizer"]["class_name"], "L2");
+        assert_eq!(cfg["kernel_constraint"]["class_name"], "MaxNorm");
+        assert_eq!(cfg["activity_regularizer"]["config"]["l1"], 0.1);
+        let again = Conv2D::from_config(&cfg).unwrap();
+        assert_eq!(again.get_config(), cfg);
+        // Activity loss: penalty of the output / batch size.
+        let x = Tensor::ones(&[2, 5, 5, 1], DType::F32, &Device::Cpu).unwrap();
+        let (y, losses) = crate::layers::collect_losses(|| c.call(&x, true)).unwrap();
+        assert_eq!(losses.len(), 1);
+        let y = y.cast(DType::F64).unwrap();
+        let l1 = y.abs().unwrap().sum_all().unwrap().item().unwrap();
+        let l2 = y.square().unwrap().sum_all().unwrap().item().unwrap();
+        let want = (0.1 * l1 + 0.2 * l2) / 2.0;
+        let got = losses[0].item().unwrap();
+        assert!((got - want).abs() < 1e-4 * want.abs().max(1.0), "{got} vs {want}");
+    }
+
+    #[test]
+    fn reads_a_keras_config() {
+        // From keras.layers.Conv2D(4, 3, kernel_regularizer="l2", kernel_constraint="max_norm",
+        // activity_regularizer=L1L2(0.1, 0.2)).get_config().
+        let cfg = serde_json::json!({"name": "conv2d", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "activity_regularizer": {"module": "keras.regularizers", "class_name": "L1L2", "config": {"l1": 0.1, "l2": 0.2}, "registered_name": null}, "filters": 4, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01}, "registered_name": null}, "bias_regularizer": null, "kernel_constraint": {"module": "keras.constraints", "class_name": "MaxNorm", "config": {"max_value": 2, "axis": 0}, "registered_name": null}, "bias_constraint": null});
+        let mut c = Conv2D::from_config(&cfg).unwrap();
+        c.build(&[None, Some(5), Some(5), Some(2)]).unwrap();
+        assert_eq!(c.kernel().unwrap().regularizer(), Some(Regularizer::L2(0.01)));
+        assert_eq!(
+            c.kernel().unwrap().constraint(),
+            Some(Constraint::MaxNorm {
+                max_value: 2.0,
+                axis: vec![0]
+            })
+        );
+        assert_eq!(
+            c.base.common.activity_regularizer,
+            Some(Regularizer::L1L2 { l1: 0.1, l2: 0.2 })
+        );
     }
 
     #[test]
@@ -314,7 +281,7 @@ mod tests {
         let e = c.build(&[None, Some(6), Some(6)]).unwrap_err().to_string();
         assert!(e.contains("stem") && e.contains("(None, 6, 6)"), "{e}");
         c.build(&[None, Some(6), Some(6), Some(3)]).unwrap();
-        let x = Tensor::zeros(&[1, 6, 6, 2], DType::F32, &keras_tensor::Device::Cpu).unwrap();
+        let x = Tensor::zeros(&[1, 6, 6, 2], DType::F32, &Device::Cpu).unwrap();
         let e = c.call(&x, false).unwrap_err().to_string();
         assert!(e.contains("stem") && e.contains("[1, 6, 6, 2]"), "{e}");
     }

@@ -1,143 +1,108 @@
 //! `MaxPooling2D`: the maximum over windows of `(batch, height, width, channels)`.
 
-use super::{base_config, config_name, field, shape_error, unique_name, Layer, Shape};
-use keras_tensor::{Error, Padding, PoolArgs, Result, Tensor};
-use serde_json::{json, Value};
+use super::pooling::pooling_layer;
 
-/// 2-D max pooling, as `keras.layers.MaxPooling2D` (strides default to the pool size).
-///
-/// ```
-/// use keras::layers::{Layer, MaxPooling2D};
-/// let p = MaxPooling2D::new(2);
-/// assert_eq!(p.compute_output_shape(&[None, Some(26), Some(26), Some(32)])?, vec![None, Some(13), Some(13), Some(32)]);
-/// # Ok::<(), keras_tensor::Error>(())
-/// ```
-pub struct MaxPooling2D {
-    name: String,
-    pool_size: [usize; 2],
-    strides: Option<[usize; 2]>,
-    padding: String,
-    trainable: bool,
-}
+pooling_layer!(
+    /// 2-D max pooling over the height and width of `(batch, height, width, channels)`, as
+    /// `keras.layers.MaxPooling2D` (strides default to the pool size; channels-last only). Padded
+    /// cells never win.
+    ///
+    /// ```
+    /// use keras::layers::{Layer, MaxPooling2D};
+    /// use keras_tensor::Tensor;
+    /// let p = MaxPooling2D::new(2);
+    /// let shape = &[None, Some(26), Some(26), Some(32)];
+    /// assert_eq!(p.compute_output_shape(shape)?, vec![None, Some(13), Some(13), Some(32)]);
+    /// let x = Tensor::new(&[1.0f32, 2.0, 3.0, 6.0], &[1, 2, 2, 1])?;
+    /// assert_eq!(p.call(&x, false)?.to_vec::<f32>()?, vec![6.0]);
+    /// let q = MaxPooling2D::new(3).strides([1, 2]).padding("same")?;
+    /// let shape = &[None, Some(5), Some(5), Some(1)];
+    /// assert_eq!(q.compute_output_shape(shape)?, vec![None, Some(5), Some(3), Some(1)]);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ;
+    MaxPooling2D,
+    "MaxPooling2D",
+    "max_pooling2d",
+    2,
+    max_pool2d,
+    "(batch, height, width, channels)",
+    Some(2)
+);
 
 impl MaxPooling2D {
     /// A square window of `pool_size`, strides equal to it, `"valid"` padding.
     pub fn new(pool_size: usize) -> MaxPooling2D {
-        MaxPooling2D {
-            name: unique_name("max_pooling2d"),
-            pool_size: [pool_size; 2],
-            strides: None,
-            padding: "valid".into(),
-            trainable: true,
-        }
+        MaxPooling2D::with_window([pool_size; 2])
     }
-    /// Strides `(sh, sw)`.
-    pub fn strides(mut self, s: [usize; 2]) -> MaxPooling2D {
-        self.strides = Some(s);
+    /// A `(height, width)` window.
+    pub fn pool_size(mut self, p: [usize; 2]) -> MaxPooling2D {
+        self.window.pool_size = p;
         self
     }
-    /// `"valid"` or `"same"`.
-    ///
-    /// # Errors
-    /// For any other value.
-    pub fn padding(mut self, p: &str) -> Result<MaxPooling2D> {
-        if p != "valid" && p != "same" {
-            return Err(Error::InvalidArgument {
-                op: "MaxPooling2D",
-                msg: format!("padding must be \"valid\" or \"same\", got {p:?}"),
-            });
-        }
-        self.padding = p.into();
-        Ok(self)
-    }
-
-    fn stride(&self) -> [usize; 2] {
-        self.strides.unwrap_or(self.pool_size)
-    }
-
-    /// Rebuilds from a Keras config.
-    ///
-    /// # Errors
-    /// For invalid values or `channels_first`.
-    pub fn from_config(c: &Value) -> Result<MaxPooling2D> {
-        if field::<String>(c, "data_format", "channels_last".into())? != "channels_last" {
-            return Err(Error::InvalidArgument {
-                op: "MaxPooling2D.from_config",
-                msg: "only channels_last is supported".into(),
-            });
-        }
-        let mut p = MaxPooling2D::new(2).padding(&field::<String>(c, "padding", "valid".into())?)?;
-        p.pool_size = super::field_pair(c, "pool_size")?.unwrap_or([2, 2]);
-        p.strides = super::field_pair(c, "strides")?;
-        p.name = config_name(c, "max_pooling2d")?;
-        p.trainable = field(c, "trainable", true)?;
-        Ok(p)
-    }
-}
-
-impl Layer for MaxPooling2D {
-    super::layer_common!("MaxPooling2D");
-    fn built(&self) -> bool {
-        true
-    }
-    fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
-        self.compute_output_shape(input_shape).map(|_| ())
-    }
-    fn compute_output_shape(&self, s: &[Option<usize>]) -> Result<Shape> {
-        if s.len() != 4 {
-            return Err(shape_error(
-                &self.name,
-                "a rank-4 input (batch, height, width, channels)",
-                s,
-            ));
-        }
-        let st = self.stride();
-        if self.pool_size.contains(&0) || st.contains(&0) {
-            return Err(Error::InvalidArgument {
-                op: "build",
-                msg: format!("layer {:?}: pool_size and strides must be >= 1", self.name),
-            });
-        }
-        let same = self.padding == "same";
-        let f = |d: Option<usize>, i: usize| {
-            d.map(|n| {
-                if same {
-                    n.div_ceil(st[i])
-                } else if n >= self.pool_size[i] {
-                    (n - self.pool_size[i]) / st[i] + 1
-                } else {
-                    0
-                }
-            })
-        };
-        Ok(vec![s[0], f(s[1], 0), f(s[2], 1), s[3]])
-    }
-    fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
-        let args = PoolArgs::new(1)
-            .pool_size_per_axis(&self.pool_size)
-            .strides_per_axis(&self.stride())
-            .padding(Padding::parse(&self.padding)?);
-        x.max_pool2d(&args)
-    }
-    fn get_config(&self) -> Value {
-        let mut m = base_config(&self.name, self.trainable);
-        m.insert("pool_size".into(), json!(self.pool_size));
-        m.insert("padding".into(), json!(self.padding));
-        m.insert("strides".into(), json!(self.stride()));
-        m.insert("data_format".into(), json!("channels_last"));
-        Value::Object(m)
+    /// Strides `(sh, sw)` (Keras's default: the pool size).
+    pub fn strides(mut self, s: [usize; 2]) -> MaxPooling2D {
+        self.window.strides = Some(s);
+        self
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::layers::testing::run_layer_test;
+    use crate::layers::Layer;
+    use keras_tensor::{DType, Device, Tensor};
+    use serde_json::json;
+
     #[test]
-    fn max_pooling_passes_the_layer_harness() {
-        super::super::testing::run_layer_test(Box::new(super::MaxPooling2D::new(2)), &[5, 4, 3], 0);
-        let p = super::MaxPooling2D::new(3)
-            .strides([1, 1])
-            .padding("same")
+    fn max_pooling2d_passes_the_layer_harness() {
+        run_layer_test(Box::new(MaxPooling2D::new(2)), &[5, 4, 3], 0);
+        run_layer_test(
+            Box::new(MaxPooling2D::new(3).strides([1, 1]).padding("same").unwrap()),
+            &[5, 4, 3],
+            0,
+        );
+        run_layer_test(
+            Box::new(MaxPooling2D::new(2).pool_size([3, 1]).strides([2, 3])),
+            &[7, 4, 2],
+            0,
+        );
+    }
+
+    #[test]
+    fn max_pooling2d_config_matches_keras() {
+        let c = MaxPooling2D::new(2).pool_size([3, 2]).name("p").get_config();
+        assert_eq!(c["pool_size"], json!([3, 2]));
+        assert_eq!(c["strides"], json!([3, 2]));
+        assert_eq!(c["padding"], json!("valid"));
+        assert_eq!(c["data_format"], json!("channels_last"));
+        let p = MaxPooling2D::from_config(&json!({"pool_size": [2, 3], "strides": 1, "padding": "same"}))
             .unwrap();
-        super::super::testing::run_layer_test(Box::new(p), &[5, 4, 3], 0);
+        assert_eq!(p.get_config()["strides"], json!([1, 1]));
+        let e = MaxPooling2D::from_config(&json!({"pool_size": 2, "data_format": "channels_first"}))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("MaxPooling2D") && e.contains("channels_first"), "{e}");
+        assert!(MaxPooling2D::from_config(&json!({"pool_size": [2, 2, 2]})).is_err());
+    }
+
+    #[test]
+    fn max_pooling2d_errors_name_the_layer_and_shape() {
+        let p = MaxPooling2D::new(4).name("pool");
+        let e = p
+            .compute_output_shape(&[None, Some(3), Some(8), Some(2)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pool") && e.contains("(None, 3, 8, 2)"), "{e}");
+        let x = Tensor::zeros(&[2, 4, 1], DType::F32, &Device::Cpu).unwrap();
+        let e = p.call(&x, false).unwrap_err().to_string();
+        assert!(e.contains("pool") && e.contains("rank-4"), "{e}");
+        assert!(MaxPooling2D::new(2).padding("causal").is_err());
+        assert!(MaxPooling2D::new(2)
+            .strides([0, 1])
+            .compute_output_shape(&[None, Some(4), Some(4), Some(1)])
+            .is_err());
     }
 }

@@ -3,18 +3,93 @@
 //! `class_name`. One file per layer.
 
 mod activation;
+mod add;
+mod average;
+mod average_pooling1d;
+mod average_pooling2d;
+mod batch_normalization;
+mod concatenate;
+mod conv1d;
 mod conv2d;
+mod conv2d_transpose;
+mod conv_common;
+mod cropping2d;
 mod dense;
+mod depthwise_conv2d;
+mod dot;
 mod dropout;
+mod elu;
+mod embedding;
 mod flatten;
+mod gaussian_noise;
+mod global_average_pooling1d;
+mod global_average_pooling2d;
+mod global_max_pooling1d;
+mod global_max_pooling2d;
+mod lambda;
+mod layer_normalization;
+mod leaky_relu;
+mod max_pooling1d;
 mod max_pooling2d;
+mod maximum;
+mod merge;
+mod minimum;
+mod multiply;
+mod permute;
+mod pooling;
+mod prelu;
+mod relu;
+mod repeat_vector;
+mod reshape;
+mod separable_conv2d;
+mod softmax;
+mod spatial_dropout2d;
+mod subtract;
+mod up_sampling2d;
+mod zero_padding2d;
 
 pub use activation::Activation;
+pub use add::Add;
+pub use average::Average;
+pub use average_pooling1d::AveragePooling1D;
+pub use average_pooling2d::AveragePooling2D;
+pub use batch_normalization::BatchNormalization;
+pub use concatenate::Concatenate;
+pub use conv1d::Conv1D;
 pub use conv2d::Conv2D;
+pub use conv2d_transpose::Conv2DTranspose;
+pub use cropping2d::Cropping2D;
 pub use dense::Dense;
+pub use depthwise_conv2d::DepthwiseConv2D;
+pub use dot::Dot;
 pub use dropout::Dropout;
+pub use elu::ELU;
+pub use embedding::Embedding;
 pub use flatten::Flatten;
+pub use gaussian_noise::GaussianNoise;
+pub use global_average_pooling1d::GlobalAveragePooling1D;
+pub use global_average_pooling2d::GlobalAveragePooling2D;
+pub use global_max_pooling1d::GlobalMaxPooling1D;
+pub use global_max_pooling2d::GlobalMaxPooling2D;
+pub use lambda::Lambda;
+pub use layer_normalization::LayerNormalization;
+pub use leaky_relu::LeakyReLU;
+pub use max_pooling1d::MaxPooling1D;
 pub use max_pooling2d::MaxPooling2D;
+pub use maximum::Maximum;
+pub use minimum::Minimum;
+pub use multiply::Multiply;
+pub use permute::Permute;
+pub use prelu::PReLU;
+pub use relu::ReLU;
+pub use repeat_vector::RepeatVector;
+pub use reshape::Reshape;
+pub use separable_conv2d::SeparableConv2D;
+pub use softmax::Softmax;
+pub use spatial_dropout2d::SpatialDropout2D;
+pub use subtract::Subtract;
+pub use up_sampling2d::UpSampling2D;
+pub use zero_padding2d::ZeroPadding2D;
 
 use crate::Variable;
 use keras_tensor::{Error, Result, Tensor};
@@ -225,11 +300,76 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
     type Ctor = fn(&Value) -> Result<Box<dyn Layer>>;
     const REGISTRY: &[(&str, Ctor)] = &[
         ("Activation", |c| Ok(Box::new(Activation::from_config(c)?))),
+        ("Add", |c| Ok(Box::new(Add::from_config(c)?))),
+        ("Average", |c| Ok(Box::new(Average::from_config(c)?))),
+        ("AveragePooling1D", |c| {
+            Ok(Box::new(AveragePooling1D::from_config(c)?))
+        }),
+        ("AveragePooling2D", |c| {
+            Ok(Box::new(AveragePooling2D::from_config(c)?))
+        }),
+        ("BatchNormalization", |c| {
+            Ok(Box::new(BatchNormalization::from_config(c)?))
+        }),
+        ("Concatenate", |c| Ok(Box::new(Concatenate::from_config(c)?))),
+        ("Conv1D", |c| Ok(Box::new(Conv1D::from_config(c)?))),
         ("Conv2D", |c| Ok(Box::new(Conv2D::from_config(c)?))),
+        ("Conv2DTranspose", |c| {
+            Ok(Box::new(Conv2DTranspose::from_config(c)?))
+        }),
+        ("Cropping2D", |c| Ok(Box::new(Cropping2D::from_config(c)?))),
         ("Dense", |c| Ok(Box::new(Dense::from_config(c)?))),
+        ("DepthwiseConv2D", |c| {
+            Ok(Box::new(DepthwiseConv2D::from_config(c)?))
+        }),
+        ("Dot", |c| Ok(Box::new(Dot::from_config(c)?))),
         ("Dropout", |c| Ok(Box::new(Dropout::from_config(c)?))),
+        ("ELU", |c| Ok(Box::new(ELU::from_config(c)?))),
+        ("Embedding", |c| Ok(Box::new(Embedding::from_config(c)?))),
         ("Flatten", |c| Ok(Box::new(Flatten::from_config(c)?))),
+        ("Functional", |c| {
+            Ok(Box::new(crate::models::Model::from_config(c)?))
+        }),
+        ("GaussianNoise", |c| Ok(Box::new(GaussianNoise::from_config(c)?))),
+        ("GlobalAveragePooling1D", |c| {
+            Ok(Box::new(GlobalAveragePooling1D::from_config(c)?))
+        }),
+        ("GlobalAveragePooling2D", |c| {
+            Ok(Box::new(GlobalAveragePooling2D::from_config(c)?))
+        }),
+        ("GlobalMaxPooling1D", |c| {
+            Ok(Box::new(GlobalMaxPooling1D::from_config(c)?))
+        }),
+        ("GlobalMaxPooling2D", |c| {
+            Ok(Box::new(GlobalMaxPooling2D::from_config(c)?))
+        }),
+        ("LayerNormalization", |c| {
+            Ok(Box::new(LayerNormalization::from_config(c)?))
+        }),
+        ("LeakyReLU", |c| Ok(Box::new(LeakyReLU::from_config(c)?))),
+        ("MaxPooling1D", |c| Ok(Box::new(MaxPooling1D::from_config(c)?))),
         ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
+        ("Maximum", |c| Ok(Box::new(Maximum::from_config(c)?))),
+        ("Minimum", |c| Ok(Box::new(Minimum::from_config(c)?))),
+        ("Multiply", |c| Ok(Box::new(Multiply::from_config(c)?))),
+        ("PReLU", |c| Ok(Box::new(PReLU::from_config(c)?))),
+        ("Permute", |c| Ok(Box::new(Permute::from_config(c)?))),
+        ("ReLU", |c| Ok(Box::new(ReLU::from_config(c)?))),
+        ("RepeatVector", |c| Ok(Box::new(RepeatVector::from_config(c)?))),
+        ("Reshape", |c| Ok(Box::new(Reshape::from_config(c)?))),
+        ("SeparableConv2D", |c| {
+            Ok(Box::new(SeparableConv2D::from_config(c)?))
+        }),
+        ("Sequential", |c| {
+            Ok(Box::new(crate::models::Sequential::from_config(c)?))
+        }),
+        ("Softmax", |c| Ok(Box::new(Softmax::from_config(c)?))),
+        ("SpatialDropout2D", |c| {
+            Ok(Box::new(SpatialDropout2D::from_config(c)?))
+        }),
+        ("Subtract", |c| Ok(Box::new(Subtract::from_config(c)?))),
+        ("UpSampling2D", |c| Ok(Box::new(UpSampling2D::from_config(c)?))),
+        ("ZeroPadding2D", |c| Ok(Box::new(ZeroPadding2D::from_config(c)?))),
     ];
     if let Some((_, ctor)) = REGISTRY.iter().find(|(n, _)| *n == class_name) {
         return ctor(config);
@@ -337,15 +477,6 @@ pub(crate) fn bias_activation(
     };
     activation.apply(&y)
 }
-
-/// Config keys of weight regularizers and constraints (always `null` here for now).
-pub(crate) const REGULARIZER_KEYS: [&str; 5] = [
-    "kernel_regularizer",
-    "bias_regularizer",
-    "activity_regularizer",
-    "kernel_constraint",
-    "bias_constraint",
-];
 
 /// Reads config field `key`, or `default` when absent.
 pub(crate) fn field<T: serde::de::DeserializeOwned>(c: &Value, key: &str, default: T) -> Result<T> {

@@ -1,17 +1,20 @@
 //! `Sequential`: a plain stack of layers, each feeding the next.
 
-use crate::layers::{unique_name, Layer, Shape};
-use crate::losses::Loss;
-use crate::optimizers::Optimizer;
-use crate::trainers::{self, Compiled, FitArgs, History, Logs, Model};
+use super::functional::LayerRef;
+use super::summary::{self, Row};
+use crate::layers::{fmt_shape, unique_name, Layer, Shape};
+use crate::trainers::{Compiled, Trainer};
 use crate::Variable;
 use keras_tensor::{Error, Result, Tensor};
+use serde_json::{json, Value};
+use std::sync::RwLock;
 
-/// A linear stack of layers, as `keras.Sequential`.
+/// A linear stack of layers, as `keras.Sequential`. It is also a [`Layer`], so it can sit
+/// inside another model.
 ///
 /// ```
 /// use keras::layers::{Dense, Dropout};
-/// use keras::{losses, optimizers, FitArgs, Sequential};
+/// use keras::{losses, optimizers, trainers::Trainer, FitArgs, Sequential};
 /// use keras_tensor::{DType, Device, Tensor};
 /// let mut model = Sequential::new(vec![
 ///     Box::new(Dense::new(16).activation("relu")?),
@@ -29,22 +32,32 @@ use keras_tensor::{Error, Result, Tensor};
 /// ```
 pub struct Sequential {
     name: String,
-    layers: Vec<Box<dyn Layer>>,
-    input_shape: Option<Shape>,
-    shapes: Vec<Shape>,
-    compiled: Option<Compiled>,
+    trainable: bool,
+    layers: Vec<LayerRef>,
+    /// The input shape and each layer's output shape, once built.
+    built: RwLock<Option<(Shape, Vec<Shape>)>>,
+    declared_input: Option<Shape>,
+    /// In a mutex only so the model is `Sync` as a layer must be; `&mut self` reaches it freely.
+    compiled: std::sync::Mutex<Option<Compiled>>,
+}
+
+impl std::fmt::Debug for Sequential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<Sequential name={}, layers={}>", self.name, self.layers.len())
+    }
 }
 
 impl Sequential {
-    /// A model from a list of layers (built on first use, or now with
+    /// A model from a list of layers (built on first use, or at `compile` after
     /// [`Sequential::input_shape`]).
     pub fn new(layers: Vec<Box<dyn Layer>>) -> Sequential {
         Sequential {
             name: unique_name("sequential"),
-            layers,
-            input_shape: None,
-            shapes: Vec::new(),
-            compiled: None,
+            trainable: true,
+            layers: layers.into_iter().map(LayerRef::from_box).collect(),
+            built: RwLock::new(None),
+            declared_input: None,
+            compiled: std::sync::Mutex::new(None),
         }
     }
 
@@ -53,222 +66,290 @@ impl Sequential {
     pub fn input_shape(mut self, shape: &[usize]) -> Sequential {
         let mut s: Shape = vec![None];
         s.extend(shape.iter().map(|&d| Some(d)));
-        self.input_shape = Some(s);
+        self.declared_input = Some(s);
+        self
+    }
+
+    /// Renames the model.
+    pub fn named(mut self, name: &str) -> Sequential {
+        self.name = name.to_string();
         self
     }
 
     /// Appends a layer.
     pub fn add(&mut self, layer: Box<dyn Layer>) {
-        self.layers.push(layer);
-        self.shapes.clear();
+        self.layers.push(LayerRef::from_box(layer));
+        *write(&self.built) = None;
     }
 
     /// Removes and returns the last layer.
-    pub fn pop(&mut self) -> Option<Box<dyn Layer>> {
-        self.shapes.clear();
+    pub fn pop(&mut self) -> Option<LayerRef> {
+        *write(&self.built) = None;
         self.layers.pop()
     }
 
     /// The layers in order.
-    pub fn layers(&self) -> &[Box<dyn Layer>] {
+    pub fn layers(&self) -> &[LayerRef] {
         &self.layers
     }
 
-    /// The model's name.
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The layer called `name`.
+    pub fn get_layer(&self, name: &str) -> Option<LayerRef> {
+        self.layers.iter().find(|l| l.name() == name).cloned()
     }
 
-    /// True once every layer has weights for the input shape.
-    pub fn built(&self) -> bool {
-        !self.shapes.is_empty() || self.layers.is_empty()
+    /// True once every layer has weights for an input shape.
+    pub fn is_built(&self) -> bool {
+        read(&self.built).is_some()
     }
 
     /// Builds every layer for `input_shape` (with the batch axis, `None` allowed).
     ///
     /// # Errors
     /// When a layer cannot take its input; the error names the layer and the shape.
-    pub fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
+    pub fn build_for(&self, input_shape: &[Option<usize>]) -> Result<()> {
         let mut shape = input_shape.to_vec();
         let mut shapes = Vec::with_capacity(self.layers.len());
-        for l in self.layers.iter_mut() {
+        for l in &self.layers {
+            let mut l = l.write();
             if !l.built() {
                 l.build(&shape)?;
             }
             shape = l.compute_output_shape(&shape)?;
             shapes.push(shape.clone());
         }
-        self.input_shape = Some(input_shape.to_vec());
-        self.shapes = shapes;
+        *write(&self.built) = Some((input_shape.to_vec(), shapes));
         Ok(())
     }
 
-    fn ensure_built(&mut self, x: &Tensor) -> Result<()> {
-        if self.built() {
+    fn ensure_built(&self, x: &Tensor) -> Result<()> {
+        if self.is_built() {
             return Ok(());
         }
-        let shape = match &self.input_shape {
+        let shape = match &self.declared_input {
             Some(s) => s.clone(),
             None => std::iter::once(None)
                 .chain(x.shape()[1..].iter().map(|&d| Some(d)))
                 .collect(),
         };
-        self.build(&shape)
+        self.build_for(&shape)
     }
 
-    /// All weights, layer by layer.
-    pub fn weights(&self) -> Vec<Variable> {
-        self.layers.iter().flat_map(|l| l.weights()).collect()
-    }
-
-    /// Weights the optimizer updates.
-    pub fn trainable_weights(&self) -> Vec<Variable> {
-        self.layers.iter().flat_map(|l| l.trainable_weights()).collect()
+    fn all_weights(&self) -> Vec<Variable> {
+        self.layers.iter().flat_map(|l| l.read().weights()).collect()
     }
 
     /// Number of scalars in all weights.
     pub fn count_params(&self) -> usize {
-        self.layers.iter().map(|l| l.count_params()).sum()
+        self.layers.iter().map(|l| l.read().count_params()).sum()
     }
 
     /// Keras's summary table (layer, output shape, parameter count, totals).
     ///
     /// # Errors
     /// When the model cannot be built from its declared input shape.
-    pub fn summary(&mut self) -> Result<String> {
-        if !self.built() {
-            let s = self.input_shape.clone().ok_or_else(|| Error::InvalidArgument {
-                op: "summary",
-                msg: "the model is not built: give it an input shape or call it on data first".into(),
-            })?;
-            self.build(&s)?;
+    pub fn summary(&self) -> Result<String> {
+        if !self.is_built() {
+            let s = self
+                .declared_input
+                .clone()
+                .ok_or_else(|| Error::InvalidArgument {
+                    op: "summary",
+                    msg: "the model is not built: give it an input shape or call it on data first".into(),
+                })?;
+            self.build_for(&s)?;
         }
-        Ok(super::summary::table(&self.name, &self.layers, &self.shapes))
+        let built = read(&self.built);
+        let shapes = built.as_ref().map(|b| b.1.clone()).unwrap_or_default();
+        let rows: Vec<Row> = self
+            .layers
+            .iter()
+            .zip(&shapes)
+            .map(|(l, s)| {
+                let l = l.read();
+                Row {
+                    name: format!("{} ({})", l.name(), l.class_name()),
+                    shape: fmt_shape(s),
+                    params: l.count_params(),
+                    connected: None,
+                }
+            })
+            .collect();
+        let trainable = Layer::trainable_weights(self).iter().map(Variable::numel).sum();
+        Ok(summary::table(&self.name, &rows, self.count_params(), trainable))
     }
 
-    /// Sets the optimizer, loss and metric names (`"accuracy"` resolves from the loss and
-    /// the label shapes on the first batch, as in Keras).
-    ///
-    /// # Errors
-    /// When the model has a declared input shape that its layers cannot take.
-    pub fn compile(
-        &mut self,
-        optimizer: Box<dyn Optimizer>,
-        loss: Box<dyn Loss>,
-        metrics: &[&str],
-    ) -> Result<()> {
-        if let Some(s) = self.input_shape.clone() {
-            if !self.built() {
-                self.build(&s)?;
-            }
-        }
-        self.compiled = Some(Compiled {
-            optimizer,
-            loss,
-            metric_names: metrics.iter().map(|s| s.to_string()).collect(),
-            metrics: Vec::new(),
-        });
-        Ok(())
-    }
-
-    fn compiled(&mut self, op: &'static str) -> Result<Compiled> {
-        self.compiled.take().ok_or_else(|| Error::InvalidArgument {
-            op,
-            msg: "you must call compile() before training or evaluating the model".into(),
-        })
-    }
-
-    /// Trains for `args.epochs` epochs; returns the per-epoch logs.
-    ///
-    /// # Errors
-    /// Before `compile`, for mismatched `x`/`y` sample counts, or bad arguments.
-    pub fn fit(&mut self, x: &Tensor, y: &Tensor, args: FitArgs) -> Result<History> {
+    fn run(&self, x: &Tensor, training: bool) -> Result<Tensor> {
         self.ensure_built(x)?;
-        let mut c = self.compiled("fit")?;
-        let r = trainers::fit(self, &mut c, x, y, &args);
-        self.compiled = Some(c);
-        r
-    }
-
-    /// Loss and metrics over `x`, `y`.
-    ///
-    /// # Errors
-    /// Before `compile`, or for mismatched inputs.
-    pub fn evaluate(&mut self, x: &Tensor, y: &Tensor, batch_size: usize) -> Result<Logs> {
-        self.ensure_built(x)?;
-        let mut c = self.compiled("evaluate")?;
-        let r = trainers::evaluate(self, &mut c, x, y, batch_size);
-        self.compiled = Some(c);
-        r
-    }
-
-    /// Outputs for `x`, computed in batches with no tape.
-    ///
-    /// # Errors
-    /// When the input does not fit the model.
-    pub fn predict(&mut self, x: &Tensor, batch_size: usize) -> Result<Tensor> {
-        self.ensure_built(x)?;
-        trainers::predict(self, x, batch_size)
-    }
-
-    /// One gradient step on one batch; returns the loss and metrics after it.
-    ///
-    /// # Errors
-    /// Before `compile`, or for mismatched inputs.
-    pub fn train_on_batch(&mut self, x: &Tensor, y: &Tensor) -> Result<Logs> {
-        self.ensure_built(x)?;
-        let mut c = self.compiled("train_on_batch")?;
-        let r = (|| {
-            let loss = trainers::train_step(self, &mut c, x, y)?;
-            let mut logs = Logs::new();
-            logs.insert("loss".into(), loss);
-            for m in &c.metrics {
-                logs.insert(m.name().to_string(), m.result()?);
-            }
-            Ok(logs)
-        })();
-        self.compiled = Some(c);
-        r
-    }
-
-    /// Loss and metrics on one batch, no update.
-    ///
-    /// # Errors
-    /// Before `compile`, or for mismatched inputs.
-    pub fn test_on_batch(&mut self, x: &Tensor, y: &Tensor) -> Result<Logs> {
-        let n = x.shape().first().copied().unwrap_or(0);
-        self.evaluate(x, y, n.max(1))
-    }
-
-    /// Outputs for one batch, no tape.
-    ///
-    /// # Errors
-    /// When the input does not fit the model.
-    pub fn predict_on_batch(&mut self, x: &Tensor) -> Result<Tensor> {
-        self.ensure_built(x)?;
-        keras_tensor::no_grad(|| self.forward(x, false))
-    }
-
-    /// The forward pass (recorded when called outside `no_grad`, for custom loops).
-    ///
-    /// # Errors
-    /// When the input does not fit the model.
-    pub fn call(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
-        self.ensure_built(x)?;
-        self.forward(x, training)
-    }
-}
-
-impl Model for Sequential {
-    fn forward(&self, x: &Tensor, training: bool) -> Result<Tensor> {
         let mut h = x.clone();
         for l in &self.layers {
-            h = l.call(&h, training)?;
+            h = l.read().call(&h, training)?;
         }
         Ok(h)
     }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Trainer for Sequential {
+    fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+        match inputs {
+            [x] => Ok(vec![self.run(x, training)?]),
+            _ => Err(crate::layers::arity_error(&self.name, "1 input", inputs.len())),
+        }
+    }
+    fn variables(&self) -> Vec<Variable> {
+        self.all_weights()
+    }
     fn trainable_variables(&self) -> Vec<Variable> {
-        self.trainable_weights()
+        Layer::trainable_weights(self)
+    }
+    fn compiled_slot(&mut self) -> &mut Option<Compiled> {
+        self.compiled.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
+    fn prepare(&mut self, inputs: &[Tensor]) -> Result<()> {
+        match inputs.first() {
+            Some(x) => self.ensure_built(x),
+            None => Ok(()),
+        }
+    }
+    fn compile_with(&mut self, args: crate::trainers::CompileArgs) -> Result<()> {
+        if let Some(s) = self.declared_input.clone() {
+            if !self.is_built() {
+                self.build_for(&s)?;
+            }
+        }
+        crate::trainers::compile_into(self, args)
+    }
+}
+
+/// A sequential model used as a layer of another model.
+impl Layer for Sequential {
+    fn class_name(&self) -> &'static str {
+        "Sequential"
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn built(&self) -> bool {
+        self.is_built()
+    }
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+        for l in &self.layers {
+            l.write().set_trainable(trainable);
+        }
+    }
+    fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
+        self.build_for(input_shape)
+    }
+    fn compute_output_shape(&self, input_shape: &[Option<usize>]) -> Result<Shape> {
+        let mut s = input_shape.to_vec();
+        for l in &self.layers {
+            s = l.read().compute_output_shape(&s)?;
+        }
+        Ok(s)
+    }
+    fn call(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+        self.run(x, training)
+    }
+    fn weights(&self) -> Vec<Variable> {
+        self.all_weights()
+    }
+    fn trainable_weights(&self) -> Vec<Variable> {
+        if !self.trainable {
+            return Vec::new();
+        }
+        self.layers
+            .iter()
+            .flat_map(|l| l.read().trainable_weights())
+            .collect()
+    }
+    fn non_trainable_weights(&self) -> Vec<Variable> {
+        let t = Layer::trainable_weights(self);
+        self.all_weights()
+            .into_iter()
+            .filter(|w| !t.iter().any(|x| x.same_as(w)))
+            .collect()
+    }
+    fn get_config(&self) -> Value {
+        let built = read(&self.built);
+        let input = built
+            .as_ref()
+            .map(|b| b.0.clone())
+            .or_else(|| self.declared_input.clone());
+        let mut layers: Vec<Value> = Vec::new();
+        if let Some(s) = &input {
+            layers.push(json!({"module": "keras.layers", "class_name": "InputLayer",
+                "config": {"batch_shape": s, "dtype": "float32", "sparse": false, "ragged": false,
+                           "name": unique_name("input_layer"), "optional": false},
+                "registered_name": null}));
+        }
+        for l in &self.layers {
+            let l = l.read();
+            layers.push(json!({"module": "keras.layers", "class_name": l.class_name(),
+                "config": l.get_config(), "registered_name": null}));
+        }
+        let mut m = crate::layers::base_config(&self.name, self.trainable);
+        m.insert("layers".into(), Value::Array(layers));
+        if let Some(s) = input {
+            m.insert("build_input_shape".into(), json!(s));
+        }
+        Value::Object(m)
+    }
+}
+
+impl Sequential {
+    /// Rebuilds a model from [`Layer::get_config`] output (or Keras's): each layer through the
+    /// registry; a leading `InputLayer` gives the input shape.
+    ///
+    /// # Errors
+    /// For unknown layer classes or malformed configs.
+    pub fn from_config(c: &Value) -> Result<Sequential> {
+        let bad = |m: String| Error::InvalidArgument {
+            op: "Sequential.from_config",
+            msg: m,
+        };
+        let specs = c
+            .get("layers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("missing \"layers\"".into()))?;
+        let mut model = Sequential::new(Vec::new());
+        let mut input: Option<Shape> = None;
+        for spec in specs {
+            let class = spec.get("class_name").and_then(Value::as_str).unwrap_or("");
+            let config = spec.get("config").cloned().unwrap_or(Value::Null);
+            if class == "InputLayer" {
+                input = Some(
+                    serde_json::from_value(config.get("batch_shape").cloned().unwrap_or(Value::Null))
+                        .map_err(|e| bad(format!("InputLayer batch_shape: {e}")))?,
+                );
+                continue;
+            }
+            model.add(crate::layers::from_config(class, &config)?);
+        }
+        if let Some(n) = c.get("name").and_then(Value::as_str) {
+            model.name = n.to_string();
+        }
+        model.trainable = c.get("trainable").and_then(Value::as_bool).unwrap_or(true);
+        let input = input.or_else(|| {
+            c.get("build_input_shape")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+        });
+        if let Some(s) = input {
+            model.build_for(&s)?;
+            model.declared_input = Some(s);
+        }
+        Ok(model)
     }
 }
 
@@ -276,7 +357,7 @@ impl Model for Sequential {
 mod tests {
     use super::*;
     use crate::layers::{Conv2D, Dense, Flatten, MaxPooling2D};
-    use crate::{losses, optimizers};
+    use crate::{losses, optimizers, FitArgs};
     use keras_tensor::{DType, Device};
 
     /// Two Gaussian blobs per class in 2-D: an MLP must separate them.
@@ -335,7 +416,7 @@ mod tests {
     #[test]
     fn summary_counts_match_keras_for_the_mnist_convnet() {
         // keras.io "Simple MNIST convnet": Keras prints Total params: 34,826.
-        let mut model = Sequential::new(vec![
+        let model = Sequential::new(vec![
             Box::new(Conv2D::new(32, 3).activation("relu").unwrap()),
             Box::new(MaxPooling2D::new(2)),
             Box::new(Conv2D::new(64, 3).activation("relu").unwrap()),
@@ -361,7 +442,7 @@ mod tests {
         let y = Tensor::zeros(&[4], DType::I64, &Device::Cpu).unwrap();
         let e = model.fit(&x, &y, FitArgs::default()).unwrap_err().to_string();
         assert!(e.contains("compile"), "{e}");
-        let mut bad = Sequential::new(vec![Box::new(Conv2D::new(2, 3).name("c1"))]).input_shape(&[5]);
+        let bad = Sequential::new(vec![Box::new(Conv2D::new(2, 3).name("c1"))]).input_shape(&[5]);
         let e = bad.summary().unwrap_err().to_string();
         assert!(e.contains("c1") && e.contains("(None, 5)"), "{e}");
     }

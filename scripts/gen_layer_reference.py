@@ -1,0 +1,428 @@
+#!/usr/bin/env python3
+"""Per-layer reference values for keras-rs, computed by Keras 3 (JAX backend).
+
+For each case (a layer class, a Keras config, input shapes, a `training` flag, a seed) the
+layer is built in Keras, its weights are overwritten with seeded numpy values (BatchNormalization
+variances kept positive), inputs are drawn (integer indices for Embedding), and the output
+``y = layer(inputs, training)`` is computed with ``stateless_call``. JAX then gives the
+gradients of ``sum(y * cotangent)`` (cotangent random, shaped like ``y``) with respect to every
+float input and every trainable weight. For calls that update non-trainable state
+(BatchNormalization with training=True) the state after the call is saved too.
+
+Usage:
+    KERAS_BACKEND=jax python scripts/gen_layer_reference.py [--out-dir DIR]
+
+Writes two files into ``crates/keras/tests/data/``:
+
+``layers.safetensors`` (tensors, keys sorted, byte-for-byte deterministic):
+  <case>/input/<i>        the i-th input (float32; int32 / int64 indices for Embedding)
+  <case>/weight/<i>       the i-th weight, in Keras's ``layer.weights`` order
+  <case>/output           y
+  <case>/cotangent        the cotangent c (d sum(y * c) / d y = c)
+  <case>/grad_input/<i>   d sum(y * c) / d input i (float inputs only; absent for int ones)
+  <case>/grad_weight/<i>  d sum(y * c) / d trainable weight i, in ``trainable_weights`` order
+  <case>/state_after/<i>  non-trainable weight i (``non_trainable_weights`` order) after a
+                          training call that updates state
+
+``layers.json``: {"cases": [{"name", "class_name", "config" (the full ``get_config()``),
+  "input_shapes" (with the batch), "input_dtypes", "training", "seed", "n_weights",
+  "n_trainable", "weight_names", "trainable_weight_names", "non_trainable_weight_names",
+  "output_shape", "state_after" (bool)}], "keras_version", "jax_version"}
+"""
+
+import argparse
+import inspect
+import json
+import os
+import sys
+import zlib
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+if os.environ["KERAS_BACKEND"] != "jax":
+    sys.exit("gen_layer_reference.py requires KERAS_BACKEND=jax")
+
+import numpy as np  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import keras  # noqa: E402
+from safetensors.numpy import save_file  # noqa: E402
+
+# Full float32 matmuls and convolutions (the CPU default, made explicit).
+jax.config.update("jax_default_matmul_precision", "highest")
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(REPO_ROOT, "crates", "keras", "tests", "data")
+F32 = np.float32
+
+# ---------------------------------------------------------------------------------------
+# Cases: (name, class, config kwargs, input shapes with the batch, training, options).
+# options: {"int": (dtype, high)} draws integer inputs in [0, high).
+# ---------------------------------------------------------------------------------------
+CASES = []
+
+
+def case(name, cls, config, shapes, training=False, **opts):
+    if not isinstance(shapes[0], (list, tuple)):
+        shapes = [shapes]
+    assert name not in [c[0] for c in CASES], name
+    CASES.append((name, cls, dict(config), [tuple(s) for s in shapes], training, opts))
+
+
+def add_cases():
+    # Dense
+    case("dense", "Dense", {"units": 3}, (2, 4))
+    case("dense_relu_nobias", "Dense", {"units": 3, "use_bias": False, "activation": "relu"}, (2, 4))
+    case("dense_3d_tanh", "Dense", {"units": 5, "activation": "tanh"}, (2, 3, 4))
+    case("dense_train", "Dense", {"units": 2, "activation": "sigmoid"}, (3, 4), training=True)
+
+    # Activation: every name keras-rs knows
+    for act in ["linear", "relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax",
+                "log_softmax", "softplus", "softsign", "elu", "selu", "gelu", "silu",
+                "leaky_relu"]:
+        case(f"activation_{act}", "Activation", {"activation": act}, (2, 3, 5), scale=3.0)
+
+    # Reshaping
+    case("flatten", "Flatten", {}, (2, 3, 2, 2))
+    case("flatten_2d", "Flatten", {}, (2, 5))
+    case("reshape", "Reshape", {"target_shape": (6, 2)}, (2, 3, 4))
+    case("reshape_infer", "Reshape", {"target_shape": (-1, 3)}, (2, 3, 4))
+    case("reshape_3d", "Reshape", {"target_shape": (2, 2, 3)}, (2, 12))
+    case("permute", "Permute", {"dims": (2, 1)}, (2, 3, 4))
+    case("permute_3", "Permute", {"dims": (3, 1, 2)}, (2, 2, 3, 4))
+    case("repeat_vector", "RepeatVector", {"n": 3}, (2, 4))
+
+    # Regularization layers in inference mode (and a rate-0 dropout in training mode)
+    case("dropout_infer", "Dropout", {"rate": 0.5}, (2, 5))
+    case("dropout_rate0_train", "Dropout", {"rate": 0.0}, (2, 5), training=True)
+    case("spatial_dropout2d_infer", "SpatialDropout2D", {"rate": 0.3}, (2, 3, 3, 2))
+    case("gaussian_noise_infer", "GaussianNoise", {"stddev": 0.5}, (2, 4))
+
+    # Conv1D
+    case("conv1d_valid", "Conv1D", {"filters": 3, "kernel_size": 3}, (2, 7, 2))
+    case("conv1d_same_s2", "Conv1D", {"filters": 3, "kernel_size": 3, "strides": 2,
+                                      "padding": "same"}, (2, 7, 2))
+    case("conv1d_causal_d2_relu", "Conv1D", {"filters": 2, "kernel_size": 3, "dilation_rate": 2,
+                                             "padding": "causal", "activation": "relu"}, (2, 8, 2))
+    case("conv1d_same_d2", "Conv1D", {"filters": 2, "kernel_size": 2, "dilation_rate": 2,
+                                      "padding": "same"}, (2, 6, 3))
+    case("conv1d_groups2_nobias", "Conv1D", {"filters": 4, "kernel_size": 2, "groups": 2,
+                                             "use_bias": False}, (2, 6, 4))
+    case("conv1d_valid_s2", "Conv1D", {"filters": 2, "kernel_size": 2, "strides": 2}, (2, 7, 3))
+
+    # Conv2D
+    case("conv2d_valid", "Conv2D", {"filters": 3, "kernel_size": 3}, (2, 5, 5, 2))
+    case("conv2d_same_s2", "Conv2D", {"filters": 3, "kernel_size": (3, 2), "strides": 2,
+                                      "padding": "same"}, (2, 6, 5, 2))
+    case("conv2d_same_d2_tanh_nobias", "Conv2D", {"filters": 2, "kernel_size": 3,
+                                                  "dilation_rate": 2, "padding": "same",
+                                                  "use_bias": False, "activation": "tanh"},
+         (2, 6, 6, 2))
+    case("conv2d_groups2", "Conv2D", {"filters": 4, "kernel_size": 2, "groups": 2}, (2, 4, 4, 4))
+    case("conv2d_valid_s21", "Conv2D", {"filters": 2, "kernel_size": 2, "strides": (2, 1),
+                                        "activation": "relu"}, (2, 5, 4, 3))
+    case("conv2d_same_s2_even", "Conv2D", {"filters": 2, "kernel_size": 2, "strides": 2,
+                                           "padding": "same"}, (2, 5, 4, 2))
+
+    # Conv2DTranspose
+    case("conv2d_transpose_valid", "Conv2DTranspose", {"filters": 3, "kernel_size": 3}, (2, 3, 3, 2))
+    case("conv2d_transpose_same_s2", "Conv2DTranspose", {"filters": 2, "kernel_size": 3,
+                                                         "strides": 2, "padding": "same"},
+         (2, 3, 3, 2))
+    case("conv2d_transpose_valid_s2", "Conv2DTranspose", {"filters": 2, "kernel_size": (3, 2),
+                                                          "strides": 2}, (2, 3, 2, 2))
+    case("conv2d_transpose_same_s2_k4", "Conv2DTranspose", {"filters": 2, "kernel_size": 4,
+                                                            "strides": 2, "padding": "same",
+                                                            "use_bias": False}, (2, 2, 3, 3))
+    case("conv2d_transpose_outpad", "Conv2DTranspose", {"filters": 2, "kernel_size": 3,
+                                                        "strides": 2, "output_padding": 1},
+         (2, 3, 3, 2))
+    case("conv2d_transpose_same_s3_outpad", "Conv2DTranspose", {"filters": 2, "kernel_size": 3,
+                                                                "strides": 3, "padding": "same",
+                                                                "output_padding": 2},
+         (2, 2, 3, 2))
+    case("conv2d_transpose_d2", "Conv2DTranspose", {"filters": 2, "kernel_size": 2,
+                                                    "dilation_rate": 2, "activation": "relu"},
+         (2, 3, 3, 2))
+
+    # DepthwiseConv2D
+    case("depthwise_valid", "DepthwiseConv2D", {"kernel_size": 3}, (2, 5, 5, 3))
+    case("depthwise_same_s2_dm2", "DepthwiseConv2D", {"kernel_size": 3, "strides": 2,
+                                                      "padding": "same", "depth_multiplier": 2},
+         (2, 5, 4, 2))
+    case("depthwise_d2_nobias", "DepthwiseConv2D", {"kernel_size": 2, "dilation_rate": 2,
+                                                    "use_bias": False}, (2, 5, 5, 2))
+
+    # SeparableConv2D
+    case("separable_valid", "SeparableConv2D", {"filters": 4, "kernel_size": 3}, (2, 5, 5, 2))
+    case("separable_same_s2_dm2_relu", "SeparableConv2D", {"filters": 3, "kernel_size": 3,
+                                                           "strides": 2, "padding": "same",
+                                                           "depth_multiplier": 2,
+                                                           "activation": "relu"},
+         (2, 5, 4, 2))
+    case("separable_d2_nobias", "SeparableConv2D", {"filters": 2, "kernel_size": 2,
+                                                    "dilation_rate": 2, "use_bias": False},
+         (2, 5, 5, 3))
+
+    # Pooling
+    case("max_pool1d", "MaxPooling1D", {"pool_size": 2}, (2, 7, 3))
+    case("max_pool1d_same_s2", "MaxPooling1D", {"pool_size": 3, "strides": 2, "padding": "same"},
+         (2, 7, 3))
+    case("max_pool1d_s1", "MaxPooling1D", {"pool_size": 3, "strides": 1}, (2, 6, 2))
+    case("max_pool2d", "MaxPooling2D", {"pool_size": 2}, (2, 5, 6, 2))
+    case("max_pool2d_same_s2", "MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"},
+         (2, 5, 6, 2))
+    case("max_pool2d_23_s12", "MaxPooling2D", {"pool_size": (2, 3), "strides": (1, 2)},
+         (2, 4, 7, 2))
+    case("avg_pool1d", "AveragePooling1D", {"pool_size": 2}, (2, 7, 3))
+    case("avg_pool1d_same_s2", "AveragePooling1D", {"pool_size": 3, "strides": 2,
+                                                    "padding": "same"}, (2, 7, 3))
+    case("avg_pool1d_same_s1", "AveragePooling1D", {"pool_size": 2, "strides": 1,
+                                                    "padding": "same"}, (2, 5, 2))
+    case("avg_pool2d", "AveragePooling2D", {"pool_size": 2}, (2, 5, 6, 2))
+    case("avg_pool2d_same_s2", "AveragePooling2D", {"pool_size": 3, "strides": 2,
+                                                    "padding": "same"}, (2, 5, 6, 2))
+    case("avg_pool2d_same_s1", "AveragePooling2D", {"pool_size": 2, "strides": 1,
+                                                    "padding": "same"}, (2, 3, 4, 2))
+    case("avg_pool2d_23_s12", "AveragePooling2D", {"pool_size": (2, 3), "strides": (1, 2)},
+         (2, 4, 7, 2))
+    for keep in (False, True):
+        k = "_keepdims" if keep else ""
+        case(f"global_avg_pool1d{k}", "GlobalAveragePooling1D", {"keepdims": keep}, (2, 5, 3))
+        case(f"global_avg_pool2d{k}", "GlobalAveragePooling2D", {"keepdims": keep}, (2, 3, 4, 2))
+        case(f"global_max_pool1d{k}", "GlobalMaxPooling1D", {"keepdims": keep}, (2, 5, 3))
+        case(f"global_max_pool2d{k}", "GlobalMaxPooling2D", {"keepdims": keep}, (2, 3, 4, 2))
+
+    # BatchNormalization
+    case("bn_infer", "BatchNormalization", {}, (2, 3, 4))
+    case("bn_infer_eps", "BatchNormalization", {"epsilon": 0.1}, (3, 4))
+    case("bn_train", "BatchNormalization", {}, (4, 3), training=True)
+    case("bn_train_4d_m09", "BatchNormalization", {"momentum": 0.9, "epsilon": 1e-2},
+         (3, 2, 2, 3), training=True)
+    case("bn_train_axis1", "BatchNormalization", {"axis": 1}, (4, 3, 2), training=True)
+    case("bn_infer_axis1", "BatchNormalization", {"axis": 1}, (4, 3, 2))
+    case("bn_train_nocenter_noscale", "BatchNormalization", {"center": False, "scale": False},
+         (4, 3), training=True)
+    case("bn_train_noscale", "BatchNormalization", {"scale": False}, (5, 2), training=True)
+
+    # LayerNormalization
+    case("ln_last", "LayerNormalization", {}, (2, 3, 4))
+    case("ln_axes12", "LayerNormalization", {"axis": [1, 2]}, (2, 3, 4))
+    case("ln_axis1", "LayerNormalization", {"axis": 1, "epsilon": 0.1}, (2, 3, 4))
+    case("ln_axes_neg", "LayerNormalization", {"axis": [-2, -1]}, (2, 2, 3, 4))
+    case("ln_nocenter", "LayerNormalization", {"center": False}, (3, 5))
+    case("ln_noscale", "LayerNormalization", {"scale": False}, (3, 5))
+
+    # Padding, cropping, upsampling
+    case("zero_pad2d", "ZeroPadding2D", {"padding": 1}, (2, 2, 3, 2))
+    case("zero_pad2d_asym", "ZeroPadding2D", {"padding": ((1, 2), (0, 1))}, (2, 2, 3, 2))
+    case("cropping2d", "Cropping2D", {"cropping": 1}, (2, 4, 5, 2))
+    case("cropping2d_asym", "Cropping2D", {"cropping": ((1, 0), (1, 2))}, (2, 4, 5, 2))
+    case("upsampling2d", "UpSampling2D", {"size": 2}, (2, 2, 3, 2))
+    case("upsampling2d_23", "UpSampling2D", {"size": (2, 3)}, (2, 2, 2, 2))
+    case("upsampling2d_bilinear", "UpSampling2D", {"size": 2, "interpolation": "bilinear"},
+         (2, 3, 3, 2))
+
+    # Merge layers
+    two = [(2, 3, 4), (2, 3, 4)]
+    case("add", "Add", {}, two)
+    case("add_3", "Add", {}, [(2, 3, 4)] * 3)
+    case("subtract", "Subtract", {}, two)
+    case("multiply", "Multiply", {}, two)
+    case("multiply_3", "Multiply", {}, [(2, 5)] * 3)
+    case("average", "Average", {}, two)
+    case("average_3", "Average", {}, [(2, 5)] * 3)
+    case("maximum", "Maximum", {}, two)
+    case("maximum_3", "Maximum", {}, [(2, 5)] * 3)
+    case("minimum", "Minimum", {}, two)
+    case("concatenate", "Concatenate", {}, [(2, 3, 2), (2, 3, 4)])
+    case("concatenate_axis1", "Concatenate", {"axis": 1}, [(2, 2, 3), (2, 4, 3), (2, 1, 3)])
+    case("concatenate_2d", "Concatenate", {"axis": -1}, [(2, 1), (2, 3)])
+    case("concatenate_axis_m2", "Concatenate", {"axis": -2}, [(2, 2, 3), (2, 1, 3)])
+    case("dot_last", "Dot", {"axes": -1}, [(2, 4), (2, 4)])
+    case("dot_1_normalize", "Dot", {"axes": 1, "normalize": True}, [(2, 4), (2, 4)])
+    case("dot_12", "Dot", {"axes": (1, 2)}, [(2, 3, 4), (2, 5, 3)])
+    case("dot_22", "Dot", {"axes": [2, 2]}, [(2, 3, 4), (2, 5, 4)])
+    case("dot_22_normalize", "Dot", {"axes": 2, "normalize": True}, [(2, 3, 4), (2, 5, 4)])
+
+    # Activation layers
+    case("relu", "ReLU", {}, (2, 3, 4), scale=2.0)
+    case("relu_max1", "ReLU", {"max_value": 1.0}, (2, 3, 4), scale=2.0)
+    case("relu_slope", "ReLU", {"negative_slope": 0.2}, (2, 3, 4), scale=2.0)
+    case("relu_threshold", "ReLU", {"threshold": 0.5}, (2, 3, 4), scale=2.0)
+    case("relu_all", "ReLU", {"max_value": 1.5, "negative_slope": 0.1, "threshold": 0.3},
+         (2, 3, 4), scale=2.0)
+    case("leaky_relu", "LeakyReLU", {}, (2, 3, 4))
+    case("leaky_relu_01", "LeakyReLU", {"negative_slope": 0.1}, (2, 3, 4))
+    case("prelu", "PReLU", {}, (2, 3, 4))
+    case("prelu_shared1", "PReLU", {"shared_axes": [1]}, (2, 3, 4))
+    case("prelu_shared12", "PReLU", {"shared_axes": [1, 2]}, (2, 3, 3, 2))
+    case("elu", "ELU", {}, (2, 3, 4), scale=2.0)
+    case("elu_05", "ELU", {"alpha": 0.5}, (2, 3, 4), scale=2.0)
+    case("softmax", "Softmax", {}, (2, 3, 4), scale=2.0)
+    case("softmax_axis1", "Softmax", {"axis": 1}, (2, 3, 4), scale=2.0)
+    case("softmax_axes12", "Softmax", {"axis": (1, 2)}, (2, 3, 4), scale=2.0)
+
+    # Embedding
+    case("embedding_i32", "Embedding", {"input_dim": 10, "output_dim": 3}, (2, 4),
+         int=("int32", 10))
+    case("embedding_i64_3d", "Embedding", {"input_dim": 7, "output_dim": 4}, (2, 3, 2),
+         int=("int64", 7))
+    case("embedding_repeat_idx", "Embedding", {"input_dim": 3, "output_dim": 2}, (3, 4),
+         int=("int32", 3))
+
+
+# ---------------------------------------------------------------------------------------
+
+tensors = {}
+
+
+def put(name, a):
+    a = np.array(np.asarray(a), copy=True, order="C")
+    if a.dtype == np.float64:
+        a = a.astype(F32)
+    assert name not in tensors, name
+    tensors[name] = a
+
+
+def weight_value(rng, layer, w):
+    """A deterministic random value for weight `w` of `layer`."""
+    shape = tuple(w.shape)
+    path = w.path.split("/")[-1]
+    if "moving_variance" in path:
+        return rng.uniform(0.5, 1.5, size=shape).astype(F32)
+    if "moving_mean" in path:
+        return rng.normal(0.0, 0.5, size=shape).astype(F32)
+    if path == "gamma":
+        return rng.uniform(0.5, 1.5, size=shape).astype(F32)
+    if path == "alpha":  # PReLU
+        return rng.uniform(0.05, 0.5, size=shape).astype(F32)
+    return rng.normal(0.0, 0.5, size=shape).astype(F32)
+
+
+def to_jsonable(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serializable: {o!r}")
+
+
+def run_case(name, cls, config, shapes, training, opts):
+    seed = zlib.crc32(name.encode())
+    rng = np.random.default_rng(seed)
+    layer = getattr(keras.layers, cls)(name=name, **config)
+    multi = len(shapes) > 1 or cls in ("Add", "Subtract", "Multiply", "Average", "Maximum",
+                                       "Minimum", "Concatenate", "Dot")
+    layer.build(list(shapes) if multi else shapes[0])
+
+    for w in layer.weights:
+        w.assign(weight_value(rng, layer, w))
+
+    # Inputs
+    int_spec = opts.get("int")
+    scale = opts.get("scale", 1.0)
+    inputs = []
+    for s in shapes:
+        if int_spec:
+            dt, high = int_spec
+            inputs.append(rng.integers(0, high, size=s).astype(dt))
+        else:
+            inputs.append((rng.normal(size=s) * scale).astype(F32))
+    float_idx = [i for i, x in enumerate(inputs) if x.dtype == F32]
+
+    tv = [jnp.asarray(v.value) for v in layer.trainable_variables]
+    ntv = [jnp.asarray(v.value) for v in layer.non_trainable_variables]
+    kwargs = {}
+    if "training" in inspect.signature(layer.call).parameters:
+        kwargs["training"] = training
+    elif training:
+        pass  # layers without a training argument behave the same either way
+
+    def forward(float_inputs, tvars):
+        xs = [jnp.asarray(x) for x in inputs]
+        for i, fx in zip(float_idx, float_inputs):
+            xs[i] = fx
+        arg = xs if multi else xs[0]
+        y, new_ntv = layer.stateless_call(tvars, ntv, arg, **kwargs)
+        return y, new_ntv
+
+    float_in = [jnp.asarray(inputs[i]) for i in float_idx]
+    y, new_ntv = forward(float_in, tv)
+    y = np.asarray(y)
+    ct = rng.normal(size=y.shape).astype(F32)
+
+    def objective(float_inputs, tvars):
+        out, _ = forward(float_inputs, tvars)
+        return jnp.sum(out * jnp.asarray(ct))
+
+    g_in, g_w = jax.grad(objective, argnums=(0, 1))(float_in, tv)
+    # Guard against degenerate draws (e.g. a ReLU output that is all zeros).
+    assert np.any(y != 0), f"{name}: output is all zeros; change the case"
+    for g in list(g_in) + list(g_w):
+        assert np.any(np.asarray(g) != 0), f"{name}: a gradient is all zeros; change the case"
+
+    for i, x in enumerate(inputs):
+        put(f"{name}/input/{i}", x)
+    for i, w in enumerate(layer.weights):
+        put(f"{name}/weight/{i}", np.asarray(w.value))
+    put(f"{name}/output", y)
+    put(f"{name}/cotangent", ct)
+    for i, g in zip(float_idx, g_in):
+        put(f"{name}/grad_input/{i}", g)
+    for i, g in enumerate(g_w):
+        put(f"{name}/grad_weight/{i}", g)
+
+    # Non-trainable weights after the call (the seed-generator state is a variable, not a
+    # weight: map through identity).
+    nt_weights = layer.non_trainable_weights
+    state_after = False
+    if training and nt_weights:
+        by_id = {id(v): val for v, val in zip(layer.non_trainable_variables, new_ntv)}
+        for i, w in enumerate(nt_weights):
+            put(f"{name}/state_after/{i}", np.asarray(by_id[id(w)]))
+        state_after = True
+
+    config_out = json.loads(json.dumps(layer.get_config(), default=to_jsonable))
+    return {
+        "name": name,
+        "class_name": cls,
+        "config": config_out,
+        "input_shapes": [list(s) for s in shapes],
+        "input_dtypes": [str(x.dtype) for x in inputs],
+        "training": training,
+        "seed": seed,
+        "n_weights": len(layer.weights),
+        "n_trainable": len(layer.trainable_weights),
+        "weight_names": [w.path.split("/")[-1] for w in layer.weights],
+        "trainable_weight_names": [w.path.split("/")[-1] for w in layer.trainable_weights],
+        "non_trainable_weight_names": [w.path.split("/")[-1] for w in nt_weights],
+        "output_shape": list(y.shape),
+        "state_after": state_after,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out-dir", default=DEFAULT_OUT)
+    args = ap.parse_args()
+    add_cases()
+    meta = [run_case(*c) for c in CASES]
+    os.makedirs(args.out_dir, exist_ok=True)
+    st_path = os.path.join(args.out_dir, "layers.safetensors")
+    js_path = os.path.join(args.out_dir, "layers.json")
+    save_file(dict(sorted(tensors.items())), st_path)
+    with open(js_path, "w") as f:
+        json.dump({"keras_version": keras.__version__, "jax_version": jax.__version__,
+                   "cases": meta}, f, indent=1, sort_keys=True)
+        f.write("\n")
+    for p in (st_path, js_path):
+        os.chmod(p, 0o644)
+    print(f"wrote {len(meta)} cases, {len(tensors)} tensors to {st_path} "
+          f"({os.path.getsize(st_path)} bytes) and {js_path} ({os.path.getsize(js_path)} bytes)")
+
+
+if __name__ == "__main__":
+    main()
