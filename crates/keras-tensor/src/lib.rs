@@ -24,7 +24,7 @@ pub mod testing;
 
 pub use autodiff::{is_recording, no_grad, GradStore, GradientTape, NoGradGuard};
 pub use device::Device;
-pub use keras_backend::{op, DType, Error, Result};
+pub use keras_backend::{op, random, DType, Error, Result};
 pub use ops::composite::{
     binary_crossentropy, binary_crossentropy_elementwise, categorical_crossentropy,
     sparse_categorical_crossentropy, EPSILON,

@@ -30,6 +30,7 @@
 pub mod activations;
 pub mod callbacks;
 pub mod constraints;
+pub mod data;
 pub mod initializers;
 pub mod layers;
 pub mod losses;

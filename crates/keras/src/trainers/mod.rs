@@ -10,6 +10,7 @@
 mod history_plot;
 
 use crate::callbacks::{CallbackContext, CallbackList, CallbackRef, Params, ProgbarLogger};
+use crate::data::Dataset;
 use crate::layers::collect_losses;
 use crate::losses::Loss;
 use crate::metrics::Metric;
@@ -313,6 +314,106 @@ pub trait Trainer {
         with_compiled(self, "fit", |m, c| fit(m, c, &x.0, &y.0, &args))
     }
 
+    /// Trains on a [`Dataset`] of `(x, y)` or `(x, y, sample_weight)` batches: Keras's
+    /// `fit(dataset)`. Each epoch is one pass (or `steps_per_epoch` batches of a fresh pass);
+    /// validation comes from `args.validation_dataset`.
+    ///
+    /// # Errors
+    /// Before `compile`; with `validation_split`, `class_weight`, `sample_weight` or
+    /// `validation_data` arrays (not supported with datasets, as in Keras); for malformed
+    /// elements.
+    fn fit_dataset(&mut self, data: &Dataset, args: FitArgs) -> Result<History>
+    where
+        Self: Sized,
+    {
+        if args.validation_split > 0.0
+            || args.class_weight.is_some()
+            || args.sample_weight.is_some()
+            || args.validation_data.is_some()
+        {
+            return Err(Error::InvalidArgument {
+                op: "fit",
+                msg: "with a Dataset, give sample weights as a third element component and validation as \
+                      validation_dataset (validation_split, class_weight, sample_weight and validation_data \
+                      arrays are for tensor inputs)"
+                    .into(),
+            });
+        }
+        if let Some(first) = data.iter()?.next() {
+            self.prepare(&element_batch(first)?.x)?;
+        }
+        let steps = args.steps_per_epoch;
+        with_compiled(self, "fit", |m, c| {
+            let mut epoch = || -> Result<Batches<'static>> {
+                let b = dataset_batches(data)?;
+                Ok(match steps {
+                    Some(k) => Box::new(b.take(k)),
+                    None => b,
+                })
+            };
+            let mut val = args
+                .validation_dataset
+                .as_ref()
+                .map(|d| move || dataset_batches(d));
+            let steps = steps.or(data.cardinality());
+            let val = val
+                .as_mut()
+                .map(|f| f as &mut dyn FnMut() -> Result<Batches<'static>>);
+            fit_loop(m, c, &args, steps, &mut epoch, val)
+        })
+    }
+
+    /// Loss and metrics over a [`Dataset`] of `(x, y)` batches.
+    ///
+    /// # Errors
+    /// Before `compile`, or for malformed elements.
+    fn evaluate_dataset(&mut self, data: &Dataset) -> Result<Logs>
+    where
+        Self: Sized,
+    {
+        if let Some(first) = data.iter()?.next() {
+            self.prepare(&element_batch(first)?.x)?;
+        }
+        with_compiled(self, "evaluate", |m, c| {
+            evaluate(m, c, dataset_batches(data)?, &mut CallbackList::default(), None)
+        })
+    }
+
+    /// Outputs for the first component of every element of a batched [`Dataset`], one
+    /// tensor per model output.
+    ///
+    /// # Errors
+    /// When the inputs do not fit the model or the dataset is empty.
+    fn predict_dataset(&mut self, data: &Dataset) -> Result<Vec<Tensor>>
+    where
+        Self: Sized,
+    {
+        let mut outs: Vec<Vec<Tensor>> = Vec::new();
+        for e in data.iter()? {
+            let x = e?.into_iter().next().ok_or_else(|| Error::InvalidArgument {
+                op: "predict",
+                msg: "a dataset element has no components".into(),
+            })?;
+            if outs.is_empty() {
+                self.prepare(std::slice::from_ref(&x))?;
+            }
+            let ys = no_grad(|| self.forward(std::slice::from_ref(&x), false))?;
+            outs.resize(ys.len(), Vec::new());
+            for (o, y) in outs.iter_mut().zip(ys) {
+                o.push(y);
+            }
+        }
+        if outs.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: "predict",
+                msg: "the dataset is empty".into(),
+            });
+        }
+        outs.iter()
+            .map(|o| Tensor::concat(&o.iter().collect::<Vec<_>>(), 0))
+            .collect()
+    }
+
     /// Loss and metrics over `x`, `y` (Keras's `evaluate(..., return_dict=True)`).
     ///
     /// # Errors
@@ -324,16 +425,8 @@ pub trait Trainer {
         let (x, y) = (x.into(), y.into());
         self.prepare(&x.0)?;
         with_compiled(self, "evaluate", |m, c| {
-            evaluate(
-                m,
-                c,
-                &x.0,
-                &y.0,
-                None,
-                batch_size,
-                &mut CallbackList::default(),
-                None,
-            )
+            let b = array_batches(&x.0, &y.0, None, batch_size)?;
+            evaluate(m, c, b, &mut CallbackList::default(), None)
         })
     }
 
@@ -486,6 +579,8 @@ pub struct FitArgs {
     pub validation_split: f64,
     /// Explicit validation inputs and targets (overrides `validation_split`).
     pub validation_data: Option<(Data, Data)>,
+    /// Validation data as a [`Dataset`] of `(x, y)` batches (for either form of `fit`).
+    pub validation_dataset: Option<Dataset>,
     /// Shuffle the training samples every epoch (true).
     pub shuffle: bool,
     /// Per-class loss weights (class index → weight), for every class `0..K`; single-output
@@ -510,6 +605,7 @@ impl std::fmt::Debug for FitArgs {
             .field("callbacks", &self.callbacks.len())
             .field("validation_split", &self.validation_split)
             .field("validation_data", &self.validation_data.is_some())
+            .field("validation_dataset", &self.validation_dataset)
             .field("shuffle", &self.shuffle)
             .field("class_weight", &self.class_weight)
             .field(
@@ -532,6 +628,7 @@ impl Default for FitArgs {
             callbacks: Vec::new(),
             validation_split: 0.0,
             validation_data: None,
+            validation_dataset: None,
             shuffle: true,
             class_weight: None,
             sample_weight: None,
@@ -643,19 +740,65 @@ pub(crate) fn predict(model: &dyn Trainer, xs: &[Tensor], batch_size: usize) -> 
     })
 }
 
-/// Loss (sample-weighted running mean) and metrics over `xs`, `ys`.
-#[allow(clippy::too_many_arguments)]
+/// One batch: inputs, targets, optional per-sample weights.
+pub(crate) struct Batch {
+    x: Vec<Tensor>,
+    y: Vec<Tensor>,
+    sw: Option<Tensor>,
+}
+
+type Batches<'a> = Box<dyn Iterator<Item = Result<Batch>> + 'a>;
+
+/// Batches of `xs`, `ys` (and weights) in order.
+fn array_batches<'a>(
+    xs: &'a [Tensor],
+    ys: &'a [Tensor],
+    sw: Option<&'a Tensor>,
+    batch_size: usize,
+) -> Result<Batches<'a>> {
+    let n = sample_count(xs, ys, "evaluate")?;
+    Ok(Box::new(batches(n, batch_size.max(1)).map(move |(s, len)| {
+        Ok(Batch {
+            x: narrow_all(xs, s, len)?,
+            y: narrow_all(ys, s, len)?,
+            sw: sw.map(|w| w.narrow(0, s, len)).transpose()?,
+        })
+    })))
+}
+
+/// A dataset element as a training batch: `(x, y)` or `(x, y, sample_weight)`.
+fn element_batch(e: Result<Vec<Tensor>>) -> Result<Batch> {
+    let mut e = e?;
+    match e.len() {
+        2 | 3 => {
+            let sw = if e.len() == 3 { e.pop() } else { None };
+            let y = e.pop().expect("len >= 2");
+            let x = e.pop().expect("len >= 2");
+            Ok(Batch {
+                x: vec![x],
+                y: vec![y],
+                sw,
+            })
+        }
+        k => Err(Error::InvalidArgument {
+            op: "fit",
+            msg: format!("dataset elements must be (x, y) or (x, y, sample_weight); got {k} components"),
+        }),
+    }
+}
+
+fn dataset_batches(ds: &Dataset) -> Result<Batches<'static>> {
+    Ok(Box::new(ds.iter()?.map(element_batch)))
+}
+
+/// Loss (sample-weighted running mean) and metrics over `batches`.
 fn evaluate(
     model: &dyn Trainer,
     c: &mut Compiled,
-    xs: &[Tensor],
-    ys: &[Tensor],
-    sw: Option<&Tensor>,
-    batch_size: usize,
+    batches: Batches<'_>,
     cbs: &mut CallbackList,
     mut ctx: Option<&mut CallbackContext>,
 ) -> Result<Logs> {
-    let n = sample_count(xs, ys, "evaluate")?;
     c.reset_metrics();
     let weights = model.trainable_variables();
     let (mut total, mut count) = (0.0, 0usize);
@@ -665,12 +808,16 @@ fn evaluate(
         cbs.on_test_begin(ctx, &logs)?;
     }
     no_grad(|| -> Result<()> {
-        for (b, (s, len)) in batches(n, batch_size.max(1)).enumerate() {
+        for (b, batch) in batches.enumerate() {
             if let Some(ctx) = ctx.as_deref_mut() {
                 cbs.on_test_batch_begin(ctx, b, &logs)?;
             }
-            let (xb, yb) = (narrow_all(xs, s, len)?, narrow_all(ys, s, len)?);
-            let swb = sw.map(|w| w.narrow(0, s, len)).transpose()?;
+            let Batch {
+                x: xb,
+                y: yb,
+                sw: swb,
+            } = batch?;
+            let len = xb.first().map_or(0, |t| t.shape().first().copied().unwrap_or(0));
             let (preds, extra) = collect_losses(|| model.forward(&xb, false))?;
             let (loss, per) = c.total_loss(&weights, &yb, &preds, swb.as_ref(), extra)?;
             total += loss.item()? * len as f64;
@@ -687,6 +834,12 @@ fn evaluate(
         }
         Ok(())
     })?;
+    if count == 0 {
+        return Err(Error::InvalidArgument {
+            op: "evaluate",
+            msg: "no samples to evaluate".into(),
+        });
+    }
     if let Some(ctx) = ctx {
         cbs.on_test_end(ctx, &logs)?;
     }
@@ -817,7 +970,28 @@ fn fit(model: &dyn Trainer, c: &mut Compiled, x: &[Tensor], y: &[Tensor], args: 
         }
         None => (x.to_vec(), y.to_vec(), sw, None),
     };
-    let n_train = x_train[0].shape()[0];
+    fit_arrays(
+        model,
+        c,
+        args,
+        &x_train,
+        &y_train,
+        sw_train.as_ref(),
+        val.as_ref(),
+    )
+}
+
+/// `fit` on tensors once the validation split and sample weights are settled.
+fn fit_arrays<'a>(
+    model: &dyn Trainer,
+    c: &mut Compiled,
+    args: &'a FitArgs,
+    xt: &'a [Tensor],
+    yt: &'a [Tensor],
+    swt: Option<&'a Tensor>,
+    val: Option<&'a (Vec<Tensor>, Vec<Tensor>)>,
+) -> Result<History> {
+    let n_train = xt[0].shape()[0];
     if n_train == 0 {
         return Err(Error::InvalidArgument {
             op: "fit",
@@ -827,6 +1001,61 @@ fn fit(model: &dyn Trainer, c: &mut Compiled, x: &[Tensor], y: &[Tensor], args: 
     let steps = args
         .steps_per_epoch
         .unwrap_or_else(|| n_train.div_ceil(args.batch_size));
+    let mut epoch_batches = || -> Result<Batches<'a>> {
+        let order = if args.shuffle {
+            Some(permutation(n_train)?)
+        } else {
+            None
+        };
+        Ok(Box::new(
+            batches(n_train, args.batch_size)
+                .cycle()
+                .take(steps)
+                .map(move |(s, len)| {
+                    Ok(match &order {
+                        Some(p) => {
+                            let idx = p.narrow(0, s, len)?;
+                            Batch {
+                                x: select_all(xt, &idx)?,
+                                y: select_all(yt, &idx)?,
+                                sw: swt.map(|w| w.index_select(&idx, 0)).transpose()?,
+                            }
+                        }
+                        None => Batch {
+                            x: narrow_all(xt, s, len)?,
+                            y: narrow_all(yt, s, len)?,
+                            sw: swt.map(|w| w.narrow(0, s, len)).transpose()?,
+                        },
+                    })
+                }),
+        ))
+    };
+    let bs = args.batch_size;
+    let mut val_arrays = val
+        .as_ref()
+        .map(|(xv, yv)| move || array_batches(xv, yv, None, bs));
+    let mut val_ds = args
+        .validation_dataset
+        .as_ref()
+        .map(|d| move || dataset_batches(d));
+    let val_batches: Option<&mut dyn FnMut() -> Result<Batches<'a>>> = match (&mut val_ds, &mut val_arrays) {
+        (Some(f), _) => Some(f),
+        (None, Some(f)) => Some(f),
+        (None, None) => None,
+    };
+    fit_loop(model, c, args, Some(steps), &mut epoch_batches, val_batches)
+}
+
+/// The epoch loop shared by array and dataset training: callbacks, running logs,
+/// validation, early stop.
+fn fit_loop<'a>(
+    model: &dyn Trainer,
+    c: &mut Compiled,
+    args: &FitArgs,
+    steps: Option<usize>,
+    epoch_batches: &mut dyn FnMut() -> Result<Batches<'a>>,
+    mut val_batches: Option<&mut dyn FnMut() -> Result<Batches<'a>>>,
+) -> Result<History> {
     // Keras's order: the user's callbacks, then History, then the progress bar.
     let mut cbs = CallbackList::new(args.callbacks.clone());
     let history = Arc::new(Mutex::new(History::default()));
@@ -836,7 +1065,7 @@ fn fit(model: &dyn Trainer, c: &mut Compiled, x: &[Tensor], y: &[Tensor], args: 
     }
     let params = Params {
         epochs: args.epochs,
-        steps: Some(steps),
+        steps,
         verbose: args.verbose,
     };
     // A schedule cannot be set (Keras's TypeError): callbacks then see no learning rate.
@@ -858,28 +1087,18 @@ fn fit(model: &dyn Trainer, c: &mut Compiled, x: &[Tensor], y: &[Tensor], args: 
         c.reset_metrics();
         cbs.on_epoch_begin(&mut ctx, epoch, &Logs::new())?;
         sync(c, &mut ctx)?;
-        let order = if args.shuffle {
-            Some(permutation(n_train)?)
-        } else {
-            None
-        };
         let (mut total, mut count) = (0.0, 0usize);
         let mut per_total: Vec<f64> = Vec::new();
         let mut logs = Logs::new();
-        for (step, (s, len)) in batches(n_train, args.batch_size).cycle().take(steps).enumerate() {
+        for (step, batch) in epoch_batches()?.enumerate() {
             cbs.on_train_batch_begin(&mut ctx, step, &logs)?;
             sync(c, &mut ctx)?;
-            let (xb, yb, swb) = match &order {
-                Some(p) => {
-                    let idx = p.narrow(0, s, len)?;
-                    let swb = sw_train.as_ref().map(|w| w.index_select(&idx, 0)).transpose()?;
-                    (select_all(&x_train, &idx)?, select_all(&y_train, &idx)?, swb)
-                }
-                None => {
-                    let swb = sw_train.as_ref().map(|w| w.narrow(0, s, len)).transpose()?;
-                    (narrow_all(&x_train, s, len)?, narrow_all(&y_train, s, len)?, swb)
-                }
-            };
+            let Batch {
+                x: xb,
+                y: yb,
+                sw: swb,
+            } = batch?;
+            let len = xb.first().map_or(0, |t| t.shape().first().copied().unwrap_or(0));
             let (l, per) = train_step(model, c, &xb, &yb, swb.as_ref())?;
             total += l * len as f64;
             count += len;
@@ -894,9 +1113,15 @@ fn fit(model: &dyn Trainer, c: &mut Compiled, x: &[Tensor], y: &[Tensor], args: 
                 break;
             }
         }
-        if let Some((xv, yv)) = &val {
+        if count == 0 {
+            return Err(Error::InvalidArgument {
+                op: "fit",
+                msg: "the training data produced no batches".into(),
+            });
+        }
+        if let Some(vb) = val_batches.as_deref_mut() {
             if (epoch + 1 - args.initial_epoch) % args.validation_freq == 0 {
-                let vlogs = evaluate(model, c, xv, yv, None, args.batch_size, &mut cbs, Some(&mut ctx))?;
+                let vlogs = evaluate(model, c, vb()?, &mut cbs, Some(&mut ctx))?;
                 sync(c, &mut ctx)?;
                 for (k, v) in vlogs {
                     logs.insert(format!("val_{k}"), v);
@@ -1064,6 +1289,65 @@ mod tests {
         );
         let l = &h.history["loss"];
         assert!((l[1] - l[2]).abs() < 1e-9 && l[0] > l[1], "{l:?}");
+    }
+
+    #[test]
+    fn datasets_train_and_evaluate_like_arrays() {
+        use crate::data::Dataset;
+        let mut m = frozen_model(3, "softmax");
+        let x = randn(&[40, 3], 4);
+        let y = x.argmax(-1, false).unwrap();
+        let w = Tensor::random_uniform(&[40], 0.0, 2.0, 5, DType::F32, &Device::Cpu).unwrap();
+        let ds = Dataset::from_tensor_slices(&[&x, &y]).unwrap().batch(16, false);
+        let a = m.evaluate_dataset(&ds).unwrap()["loss"];
+        let b = m.evaluate(&x, &y, 16).unwrap()["loss"];
+        assert!((a - b).abs() < 1e-7, "{a} vs {b}");
+        let weighted = Dataset::from_tensor_slices(&[&x, &y, &w])
+            .unwrap()
+            .batch(40, false);
+        let got = m.evaluate_dataset(&weighted).unwrap()["loss"];
+        let pred = m.predict_dataset(&ds).unwrap().remove(0);
+        assert_eq!(pred.shape(), &[40, 3]);
+        let loss = losses::get("sparse_categorical_crossentropy").unwrap();
+        let want = loss.call(&y, &pred, Some(&w)).unwrap().item().unwrap();
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        let mut learner =
+            Sequential::new(vec![Box::new(Dense::new(3).activation("softmax").unwrap())]).input_shape(&[3]);
+        learner
+            .compile(
+                optimizers::get("adam").unwrap(),
+                losses::get("sparse_categorical_crossentropy").unwrap(),
+                &["accuracy"],
+            )
+            .unwrap();
+        let train = Dataset::from_tensor_slices(&[&x, &y])
+            .unwrap()
+            .shuffle(40, Some(1))
+            .batch(8, false)
+            .prefetch(2);
+        let args = FitArgs {
+            epochs: 5,
+            verbose: 0,
+            validation_dataset: Some(ds.clone()),
+            ..Default::default()
+        };
+        let h = learner.fit_dataset(&train, args).unwrap();
+        let l = &h.history["loss"];
+        assert!(
+            l[4] < l[0] && h.history.contains_key("val_accuracy"),
+            "{:?}",
+            h.history
+        );
+        let bad = FitArgs {
+            validation_split: 0.1,
+            verbose: 0,
+            ..Default::default()
+        };
+        assert!(learner
+            .fit_dataset(&train, bad)
+            .unwrap_err()
+            .to_string()
+            .contains("validation_split"));
     }
 
     /// A GAN-shaped custom loop: two models, two optimizers; the discriminator learns on
