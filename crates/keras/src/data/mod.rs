@@ -6,6 +6,10 @@
 //! you `cache`. An element is a list of tensors: `(x, y)` or `(x, y, sample_weight)` for
 //! training.
 
+mod image;
+
+pub use image::{image_dataset_from_directory, img_to_array, load_img, ImageDatasetOptions, LabelMode};
+
 use keras_tensor::op::RandomDist;
 use keras_tensor::random::sample;
 use keras_tensor::{Error, Result, Tensor};
