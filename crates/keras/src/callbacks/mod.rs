@@ -468,6 +468,12 @@ impl std::fmt::Debug for CallbackList {
     }
 }
 
+impl From<Vec<CallbackRef>> for CallbackList {
+    fn from(callbacks: Vec<CallbackRef>) -> Self {
+        CallbackList(callbacks)
+    }
+}
+
 macro_rules! dispatch {
     ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*

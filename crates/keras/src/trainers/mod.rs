@@ -1076,8 +1076,8 @@ fn fit_loop<'a>(
     let sync = |c: &mut Compiled, ctx: &mut CallbackContext| -> Result<()> {
         if let Some(lr) = ctx.take_pending_learning_rate() {
             c.optimizer.set_learning_rate(lr)?;
+            ctx.sync_learning_rate(lr_of(c));
         }
-        ctx.sync_learning_rate(lr_of(c));
         Ok(())
     };
     cbs.on_train_begin(&mut ctx, &Logs::new())?;
@@ -1126,6 +1126,12 @@ fn fit_loop<'a>(
                 for (k, v) in vlogs {
                     logs.insert(format!("val_{k}"), v);
                 }
+            }
+        }
+        // What "auto" mode means for each metric (Keras's metric `_direction`).
+        for m in c.metrics.iter().flatten() {
+            if let Some(d) = crate::callbacks::metric_direction(m.class_name()) {
+                ctx.set_metric_direction(m.name(), d);
             }
         }
         cbs.on_epoch_end(&mut ctx, epoch, &mut logs)?;
@@ -1289,6 +1295,25 @@ mod tests {
         );
         let l = &h.history["loss"];
         assert!((l[1] - l[2]).abs() < 1e-9 && l[0] > l[1], "{l:?}");
+        // "auto" mode on a metric learns its direction from the metric's class.
+        let mut m = frozen_model(3, "softmax");
+        m.compile(
+            optimizers::get("sgd").unwrap(),
+            losses::get("sparse_categorical_crossentropy").unwrap(),
+            &["accuracy"],
+        )
+        .unwrap();
+        let y = x.argmax(-1, false).unwrap();
+        let watch = shared(EarlyStopping::new().monitor("val_accuracy").patience(100));
+        let args = FitArgs {
+            epochs: 2,
+            verbose: 0,
+            validation_split: 0.25,
+            callbacks: vec![watch.clone()],
+            ..Default::default()
+        };
+        m.fit(&x, &y, args).unwrap();
+        assert!(watch.lock().unwrap().best().is_some());
     }
 
     #[test]
