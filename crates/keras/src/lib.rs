@@ -31,6 +31,8 @@ pub mod activations;
 pub mod callbacks;
 pub mod constraints;
 pub mod data;
+/// Keras's `keras.datasets` and data utilities: the `keras-datasets` crate.
+pub use keras_datasets as datasets;
 pub mod initializers;
 pub mod layers;
 pub mod losses;

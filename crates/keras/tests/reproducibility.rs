@@ -24,7 +24,13 @@ fn run(seed: u64) -> (Vec<f64>, Vec<f32>) {
             &["accuracy"],
         )
         .unwrap();
-    let args = FitArgs { epochs: 3, batch_size: 16, verbose: 0, validation_split: 0.25, ..Default::default() };
+    let args = FitArgs {
+        epochs: 3,
+        batch_size: 16,
+        verbose: 0,
+        validation_split: 0.25,
+        ..Default::default()
+    };
     let h = model.fit(&x, &y, args).unwrap();
     let w = model.variables()[0].value().to_vec::<f32>().unwrap();
     (h.history["loss"].clone(), w)

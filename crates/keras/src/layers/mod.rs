@@ -8,6 +8,7 @@ mod average;
 mod average_pooling1d;
 mod average_pooling2d;
 mod batch_normalization;
+mod center_crop;
 mod concatenate;
 mod conv1d;
 mod conv2d;
@@ -26,6 +27,7 @@ mod global_average_pooling1d;
 mod global_average_pooling2d;
 mod global_max_pooling1d;
 mod global_max_pooling2d;
+mod image_transform;
 mod lambda;
 mod layer_normalization;
 mod leaky_relu;
@@ -35,12 +37,22 @@ mod maximum;
 mod merge;
 mod minimum;
 mod multiply;
+mod normalization;
 mod permute;
 mod pooling;
 mod prelu;
+mod random_brightness;
+mod random_contrast;
+mod random_crop;
+mod random_flip;
+mod random_rotation;
+mod random_translation;
+mod random_zoom;
 mod relu;
 mod repeat_vector;
+mod rescaling;
 mod reshape;
+mod resizing;
 mod separable_conv2d;
 mod softmax;
 mod spatial_dropout2d;
@@ -54,6 +66,7 @@ pub use average::Average;
 pub use average_pooling1d::AveragePooling1D;
 pub use average_pooling2d::AveragePooling2D;
 pub use batch_normalization::BatchNormalization;
+pub use center_crop::CenterCrop;
 pub use concatenate::Concatenate;
 pub use conv1d::Conv1D;
 pub use conv2d::Conv2D;
@@ -71,6 +84,7 @@ pub use global_average_pooling1d::GlobalAveragePooling1D;
 pub use global_average_pooling2d::GlobalAveragePooling2D;
 pub use global_max_pooling1d::GlobalMaxPooling1D;
 pub use global_max_pooling2d::GlobalMaxPooling2D;
+pub use image_transform::Factor;
 pub use lambda::Lambda;
 pub use layer_normalization::LayerNormalization;
 pub use leaky_relu::LeakyReLU;
@@ -79,11 +93,21 @@ pub use max_pooling2d::MaxPooling2D;
 pub use maximum::Maximum;
 pub use minimum::Minimum;
 pub use multiply::Multiply;
+pub use normalization::Normalization;
 pub use permute::Permute;
 pub use prelu::PReLU;
+pub use random_brightness::RandomBrightness;
+pub use random_contrast::RandomContrast;
+pub use random_crop::RandomCrop;
+pub use random_flip::RandomFlip;
+pub use random_rotation::RandomRotation;
+pub use random_translation::RandomTranslation;
+pub use random_zoom::RandomZoom;
 pub use relu::ReLU;
 pub use repeat_vector::RepeatVector;
+pub use rescaling::Rescaling;
 pub use reshape::Reshape;
+pub use resizing::Resizing;
 pub use separable_conv2d::SeparableConv2D;
 pub use softmax::Softmax;
 pub use spatial_dropout2d::SpatialDropout2D;
@@ -311,6 +335,7 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
         ("BatchNormalization", |c| {
             Ok(Box::new(BatchNormalization::from_config(c)?))
         }),
+        ("CenterCrop", |c| Ok(Box::new(CenterCrop::from_config(c)?))),
         ("Concatenate", |c| Ok(Box::new(Concatenate::from_config(c)?))),
         ("Conv1D", |c| Ok(Box::new(Conv1D::from_config(c)?))),
         ("Conv2D", |c| Ok(Box::new(Conv2D::from_config(c)?))),
@@ -352,11 +377,29 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
         ("Maximum", |c| Ok(Box::new(Maximum::from_config(c)?))),
         ("Minimum", |c| Ok(Box::new(Minimum::from_config(c)?))),
         ("Multiply", |c| Ok(Box::new(Multiply::from_config(c)?))),
+        ("Normalization", |c| Ok(Box::new(Normalization::from_config(c)?))),
         ("PReLU", |c| Ok(Box::new(PReLU::from_config(c)?))),
         ("Permute", |c| Ok(Box::new(Permute::from_config(c)?))),
+        ("RandomBrightness", |c| {
+            Ok(Box::new(RandomBrightness::from_config(c)?))
+        }),
+        ("RandomContrast", |c| {
+            Ok(Box::new(RandomContrast::from_config(c)?))
+        }),
+        ("RandomCrop", |c| Ok(Box::new(RandomCrop::from_config(c)?))),
+        ("RandomFlip", |c| Ok(Box::new(RandomFlip::from_config(c)?))),
+        ("RandomRotation", |c| {
+            Ok(Box::new(RandomRotation::from_config(c)?))
+        }),
+        ("RandomTranslation", |c| {
+            Ok(Box::new(RandomTranslation::from_config(c)?))
+        }),
+        ("RandomZoom", |c| Ok(Box::new(RandomZoom::from_config(c)?))),
         ("ReLU", |c| Ok(Box::new(ReLU::from_config(c)?))),
         ("RepeatVector", |c| Ok(Box::new(RepeatVector::from_config(c)?))),
+        ("Rescaling", |c| Ok(Box::new(Rescaling::from_config(c)?))),
         ("Reshape", |c| Ok(Box::new(Reshape::from_config(c)?))),
+        ("Resizing", |c| Ok(Box::new(Resizing::from_config(c)?))),
         ("SeparableConv2D", |c| {
             Ok(Box::new(SeparableConv2D::from_config(c)?))
         }),

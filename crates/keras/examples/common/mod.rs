@@ -1,0 +1,107 @@
+//! What the examples share: command-line options, image scaling, the final report.
+#![allow(dead_code)]
+
+use clap::Parser;
+use keras::layers::{Conv2D, Dense, Dropout, Flatten, MaxPooling2D};
+use keras::{datasets, losses, optimizers, FitArgs, Sequential, Trainer};
+use keras_tensor::{DType, Result, Tensor};
+
+/// The options every example takes.
+#[derive(Parser, Debug)]
+pub struct Args {
+    /// Epochs to train (each example has its own default, Keras's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per gradient step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Train on only the first N training samples (a quick run).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Progress output: 0 silent, 1 a bar, 2 one line per epoch.
+    #[arg(long, default_value_t = 1)]
+    pub verbose: u8,
+}
+
+/// `uint8` images to float32 in [0, 1], with a trailing channel axis when missing.
+pub fn scale_images(x: &Tensor) -> Result<Tensor> {
+    let x = x.cast(DType::F32)?.div_scalar(255.0)?;
+    if x.rank() == 3 {
+        x.expand_dims(-1)
+    } else {
+        Ok(x)
+    }
+}
+
+/// The first `n` samples, when asked.
+pub fn limit(t: &Tensor, n: Option<usize>) -> Result<Tensor> {
+    match n {
+        Some(n) if n < t.shape()[0] => t.narrow(0, 0, n),
+        _ => Ok(t.clone()),
+    }
+}
+
+/// Labels as `int64` of shape `(n,)` (CIFAR's come as `(n, 1)` `uint8`).
+pub fn labels(y: &Tensor) -> Result<Tensor> {
+    y.reshape(&[-1])?.cast(DType::I64)
+}
+
+/// Says how to get a dataset that is missing, then exits with status 2.
+pub fn missing(e: impl std::fmt::Display) -> ! {
+    eprintln!("error: {e}");
+    eprintln!(
+        "Put the files in $KERAS_HOME/datasets (default ~/.keras/datasets), or let keras-rs download them \
+         (unset KERAS_OFFLINE)."
+    );
+    std::process::exit(2)
+}
+
+/// keras.io's "Simple MNIST convnet" on MNIST: the `mnist_convnet` example, and what
+/// `cifar10_cnn` trains when no CIFAR-10 copy can be found.
+pub fn mnist_convnet(args: &Args) -> Result<()> {
+    simple_convnet(args, datasets::mnist::load_data)
+}
+
+/// keras.io's simple convnet on 28x28 grey images from `load` (MNIST or Fashion-MNIST).
+pub fn simple_convnet(args: &Args, load: fn() -> datasets::Result<datasets::TrainTest>) -> Result<()> {
+    keras::set_random_seed(1337);
+    let ((x_train, y_train), (x_test, y_test)) = load().unwrap_or_else(|e| missing(e));
+    let x_train = limit(&scale_images(&x_train)?, args.limit)?;
+    let y_train = limit(&labels(&y_train)?, args.limit)?;
+    let (x_test, y_test) = (scale_images(&x_test)?, labels(&y_test)?);
+    println!(
+        "x_train shape: {:?}, {} test samples",
+        x_train.shape(),
+        x_test.shape()[0]
+    );
+    let mut model = Sequential::new(vec![
+        Box::new(Conv2D::new(32, 3).activation("relu")?),
+        Box::new(MaxPooling2D::new(2)),
+        Box::new(Conv2D::new(64, 3).activation("relu")?),
+        Box::new(MaxPooling2D::new(2)),
+        Box::new(Flatten::new()),
+        Box::new(Dropout::new(0.5)?),
+        Box::new(Dense::new(10).activation("softmax")?),
+    ])
+    .input_shape(&[28, 28, 1]);
+    println!("{}", model.summary()?);
+    model.compile(
+        optimizers::get("adam")?,
+        losses::get("sparse_categorical_crossentropy")?,
+        &["accuracy"],
+    )?;
+    let fit = FitArgs {
+        batch_size: args.batch_size.unwrap_or(128),
+        epochs: args.epochs.unwrap_or(15),
+        validation_split: 0.1,
+        verbose: args.verbose,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    model.fit(&x_train, &y_train, fit)?;
+    println!("Trained in {:.1}s", start.elapsed().as_secs_f64());
+    let logs = model.evaluate(&x_test, &y_test, 256)?;
+    println!("Test loss: {:.4}", logs["loss"]);
+    println!("Test accuracy: {:.4}", logs["accuracy"]);
+    Ok(())
+}
