@@ -637,6 +637,72 @@ pub(crate) fn check_size(layer: &'static str, height: usize, width: usize) -> Re
     Ok(())
 }
 
+/// The `seed` and `name` builders every random preprocessing layer has; `$ctor` is a
+/// constructor call for the doc examples.
+macro_rules! random_layer_builders {
+    ($t:ident, $ctor:literal) => {
+        #[doc = concat!(
+                    "Records Keras's `seed` argument (kept in the config; draws use the global counter).\n\n",
+                    "```\nuse keras::layers::{Layer, ", stringify!($t), "};\n",
+                    "assert_eq!(", $ctor, ".seed(4).get_config()[\"seed\"], 4);\n",
+                    "# Ok::<(), keras_tensor::Error>(())\n```"
+                )]
+        pub fn seed(mut self, seed: u64) -> $t {
+            self.seed = Some(seed);
+            self
+        }
+
+        #[doc = concat!(
+                    "Sets the layer name.\n\n",
+                    "```\nuse keras::layers::{Layer, ", stringify!($t), "};\n",
+                    "let l = ", $ctor, ".name(\"aug\");\nassert_eq!(Layer::name(&l), \"aug\");\n",
+                    "# Ok::<(), keras_tensor::Error>(())\n```"
+                )]
+        pub fn name(mut self, name: &str) -> $t {
+            self.name = name.to_string();
+            self
+        }
+    };
+}
+pub(crate) use random_layer_builders;
+
+/// The `fill_mode`, `interpolation` and `fill_value` builders of the affine random layers
+/// (RandomRotation, RandomTranslation, RandomZoom), which keep them in a `sampling` field.
+macro_rules! sampling_builders {
+    ($t:ident, $ctor:literal) => {
+        #[doc = concat!(
+            "`\"reflect\"` (default), `\"wrap\"`, `\"constant\"` or `\"nearest\"`: how points outside the input are filled.\n\n",
+            "```\nuse keras::layers::", stringify!($t), ";\nlet l = ", $ctor, ".fill_mode(\"wrap\")?;\n",
+            "# Ok::<(), keras_tensor::Error>(())\n```\n\n# Errors\nFor any other mode."
+        )]
+        pub fn fill_mode(mut self, mode: &str) -> Result<$t> {
+            self.sampling.fill_mode = FillMode::parse(mode, stringify!($t))?;
+            Ok(self)
+        }
+
+        #[doc = concat!(
+            "`\"bilinear\"` (default) or `\"nearest\"`.\n\n",
+            "```\nuse keras::layers::", stringify!($t), ";\nlet l = ", $ctor, ".interpolation(\"nearest\")?;\n",
+            "# Ok::<(), keras_tensor::Error>(())\n```\n\n# Errors\nFor any other interpolation."
+        )]
+        pub fn interpolation(mut self, interpolation: &str) -> Result<$t> {
+            self.sampling.interpolation = Interpolation::parse(interpolation, stringify!($t), &[])?;
+            Ok(self)
+        }
+
+        #[doc = concat!(
+            "The value of points outside the input with `fill_mode(\"constant\")` (default 0).\n\n",
+            "```\nuse keras::layers::", stringify!($t), ";\nlet l = ", $ctor, ".fill_value(1.0);\n",
+            "# Ok::<(), keras_tensor::Error>(())\n```"
+        )]
+        pub fn fill_value(mut self, v: f64) -> $t {
+            self.sampling.fill_value = v;
+            self
+        }
+    };
+}
+pub(crate) use sampling_builders;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,30 +93,7 @@ impl RandomBrightness {
         Ok(self)
     }
 
-    /// Records Keras's `seed` argument (kept in the config; draws use the global counter).
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomBrightness};
-    /// assert_eq!(RandomBrightness::new(0.2)?.seed(4).get_config()["seed"], 4);
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn seed(mut self, seed: u64) -> RandomBrightness {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sets the layer name.
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomBrightness};
-    /// let l = RandomBrightness::new(0.2)?.name("light");
-    /// assert_eq!(Layer::name(&l), "light");
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn name(mut self, name: &str) -> RandomBrightness {
-        self.name = name.to_string();
-        self
-    }
+    super::image_transform::random_layer_builders!(RandomBrightness, "RandomBrightness::new(0.1)?");
 
     /// Rebuilds from a Keras config.
     ///

@@ -85,30 +85,7 @@ impl RandomContrast {
         self
     }
 
-    /// Records Keras's `seed` argument (kept in the config; draws use the global counter).
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomContrast};
-    /// assert_eq!(RandomContrast::new(0.2)?.seed(4).get_config()["seed"], 4);
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn seed(mut self, seed: u64) -> RandomContrast {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sets the layer name.
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomContrast};
-    /// let l = RandomContrast::new(0.2)?.name("contrast");
-    /// assert_eq!(Layer::name(&l), "contrast");
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn name(mut self, name: &str) -> RandomContrast {
-        self.name = name.to_string();
-        self
-    }
+    super::image_transform::random_layer_builders!(RandomContrast, "RandomContrast::new(0.1)?");
 
     /// Rebuilds from a Keras config.
     ///

@@ -76,69 +76,8 @@ impl RandomRotation {
         })
     }
 
-    /// `"reflect"` (default), `"wrap"`, `"constant"` or `"nearest"`.
-    ///
-    /// ```
-    /// let r = keras::layers::RandomRotation::new(0.1)?.fill_mode("wrap")?;
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// For any other mode.
-    pub fn fill_mode(mut self, mode: &str) -> Result<RandomRotation> {
-        self.sampling.fill_mode = FillMode::parse(mode, "RandomRotation")?;
-        Ok(self)
-    }
-
-    /// `"bilinear"` (default) or `"nearest"`.
-    ///
-    /// ```
-    /// let r = keras::layers::RandomRotation::new(0.1)?.interpolation("nearest")?;
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// For any other interpolation.
-    pub fn interpolation(mut self, interpolation: &str) -> Result<RandomRotation> {
-        self.sampling.interpolation = Interpolation::parse(interpolation, "RandomRotation", &[])?;
-        Ok(self)
-    }
-
-    /// The value of points outside the input with `fill_mode("constant")` (default 0).
-    ///
-    /// ```
-    /// let r = keras::layers::RandomRotation::new(0.1)?.fill_value(1.0);
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn fill_value(mut self, v: f64) -> RandomRotation {
-        self.sampling.fill_value = v;
-        self
-    }
-
-    /// Records Keras's `seed` argument (kept in the config; draws use the global counter).
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomRotation};
-    /// assert_eq!(RandomRotation::new(0.1)?.seed(4).get_config()["seed"], 4);
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn seed(mut self, seed: u64) -> RandomRotation {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sets the layer name.
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomRotation};
-    /// let l = RandomRotation::new(0.1)?.name("rot");
-    /// assert_eq!(Layer::name(&l), "rot");
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn name(mut self, name: &str) -> RandomRotation {
-        self.name = name.to_string();
-        self
-    }
+    super::image_transform::random_layer_builders!(RandomRotation, "RandomRotation::new(0.1)?");
+    super::image_transform::sampling_builders!(RandomRotation, "RandomRotation::new(0.1)?");
 
     /// Rebuilds from a Keras config.
     ///

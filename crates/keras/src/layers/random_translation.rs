@@ -78,69 +78,8 @@ impl RandomTranslation {
         })
     }
 
-    /// `"reflect"` (default), `"wrap"`, `"constant"` or `"nearest"`.
-    ///
-    /// ```
-    /// let t = keras::layers::RandomTranslation::new(0.1, 0.1)?.fill_mode("wrap")?;
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// For any other mode.
-    pub fn fill_mode(mut self, mode: &str) -> Result<RandomTranslation> {
-        self.sampling.fill_mode = FillMode::parse(mode, "RandomTranslation")?;
-        Ok(self)
-    }
-
-    /// `"bilinear"` (default) or `"nearest"`.
-    ///
-    /// ```
-    /// let t = keras::layers::RandomTranslation::new(0.1, 0.1)?.interpolation("nearest")?;
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// For any other interpolation.
-    pub fn interpolation(mut self, interpolation: &str) -> Result<RandomTranslation> {
-        self.sampling.interpolation = Interpolation::parse(interpolation, "RandomTranslation", &[])?;
-        Ok(self)
-    }
-
-    /// The value of points outside the input with `fill_mode("constant")` (default 0).
-    ///
-    /// ```
-    /// let t = keras::layers::RandomTranslation::new(0.1, 0.1)?.fill_value(1.0);
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn fill_value(mut self, v: f64) -> RandomTranslation {
-        self.sampling.fill_value = v;
-        self
-    }
-
-    /// Records Keras's `seed` argument (kept in the config; draws use the global counter).
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomTranslation};
-    /// assert_eq!(RandomTranslation::new(0.1, 0.1)?.seed(4).get_config()["seed"], 4);
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn seed(mut self, seed: u64) -> RandomTranslation {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sets the layer name.
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomTranslation};
-    /// let l = RandomTranslation::new(0.1, 0.1)?.name("shift");
-    /// assert_eq!(Layer::name(&l), "shift");
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn name(mut self, name: &str) -> RandomTranslation {
-        self.name = name.to_string();
-        self
-    }
+    super::image_transform::random_layer_builders!(RandomTranslation, "RandomTranslation::new(0.1, 0.1)?");
+    super::image_transform::sampling_builders!(RandomTranslation, "RandomTranslation::new(0.1, 0.1)?");
 
     /// Rebuilds from a Keras config.
     ///

@@ -93,69 +93,8 @@ impl RandomZoom {
         Ok(self)
     }
 
-    /// `"reflect"` (default), `"wrap"`, `"constant"` or `"nearest"`.
-    ///
-    /// ```
-    /// let z = keras::layers::RandomZoom::new(0.2)?.fill_mode("nearest")?;
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// For any other mode.
-    pub fn fill_mode(mut self, mode: &str) -> Result<RandomZoom> {
-        self.sampling.fill_mode = FillMode::parse(mode, "RandomZoom")?;
-        Ok(self)
-    }
-
-    /// `"bilinear"` (default) or `"nearest"`.
-    ///
-    /// ```
-    /// let z = keras::layers::RandomZoom::new(0.2)?.interpolation("nearest")?;
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// For any other interpolation.
-    pub fn interpolation(mut self, interpolation: &str) -> Result<RandomZoom> {
-        self.sampling.interpolation = Interpolation::parse(interpolation, "RandomZoom", &[])?;
-        Ok(self)
-    }
-
-    /// The value of points outside the input with `fill_mode("constant")` (default 0).
-    ///
-    /// ```
-    /// let z = keras::layers::RandomZoom::new(0.2)?.fill_value(1.0);
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn fill_value(mut self, v: f64) -> RandomZoom {
-        self.sampling.fill_value = v;
-        self
-    }
-
-    /// Records Keras's `seed` argument (kept in the config; draws use the global counter).
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomZoom};
-    /// assert_eq!(RandomZoom::new(0.2)?.seed(4).get_config()["seed"], 4);
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn seed(mut self, seed: u64) -> RandomZoom {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sets the layer name.
-    ///
-    /// ```
-    /// use keras::layers::{Layer, RandomZoom};
-    /// let l = RandomZoom::new(0.2)?.name("zoom");
-    /// assert_eq!(Layer::name(&l), "zoom");
-    /// # Ok::<(), keras_tensor::Error>(())
-    /// ```
-    pub fn name(mut self, name: &str) -> RandomZoom {
-        self.name = name.to_string();
-        self
-    }
+    super::image_transform::random_layer_builders!(RandomZoom, "RandomZoom::new(0.1)?");
+    super::image_transform::sampling_builders!(RandomZoom, "RandomZoom::new(0.1)?");
 
     /// Rebuilds from a Keras config.
     ///
