@@ -388,30 +388,17 @@ pub trait Trainer {
     where
         Self: Sized,
     {
-        let mut outs: Vec<Vec<Tensor>> = Vec::new();
-        for e in data.iter()? {
+        let first_input = |e: Result<Vec<Tensor>>| -> Result<Vec<Tensor>> {
             let x = e?.into_iter().next().ok_or_else(|| Error::InvalidArgument {
                 op: "predict",
                 msg: "a dataset element has no components".into(),
             })?;
-            if outs.is_empty() {
-                self.prepare(std::slice::from_ref(&x))?;
-            }
-            let ys = no_grad(|| self.forward(std::slice::from_ref(&x), false))?;
-            outs.resize(ys.len(), Vec::new());
-            for (o, y) in outs.iter_mut().zip(ys) {
-                o.push(y);
-            }
+            Ok(vec![x])
+        };
+        if let Some(first) = data.iter()?.next() {
+            self.prepare(&first_input(first)?)?;
         }
-        if outs.is_empty() {
-            return Err(Error::InvalidArgument {
-                op: "predict",
-                msg: "the dataset is empty".into(),
-            });
-        }
-        outs.iter()
-            .map(|o| Tensor::concat(&o.iter().collect::<Vec<_>>(), 0))
-            .collect()
+        predict_batches(self, data.iter()?.map(first_input), "the dataset is empty")
     }
 
     /// Loss and metrics over `x`, `y` (Keras's `evaluate(..., return_dict=True)`).
@@ -717,10 +704,21 @@ fn batches(n: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)> 
 /// Runs the model over `xs` in batches with no tape, concatenating each output.
 pub(crate) fn predict(model: &dyn Trainer, xs: &[Tensor], batch_size: usize) -> Result<Vec<Tensor>> {
     let n = sample_count(xs, &[], "predict")?;
+    let inputs = batches(n, batch_size.max(1)).map(|(s, len)| narrow_all(xs, s, len));
+    predict_batches(model, inputs, "no samples")
+}
+
+/// Runs the model on each batch of inputs with no tape and concatenates each output;
+/// `empty` is the error message when there is no batch.
+fn predict_batches(
+    model: &dyn Trainer,
+    inputs: impl Iterator<Item = Result<Vec<Tensor>>>,
+    empty: &str,
+) -> Result<Vec<Tensor>> {
     no_grad(|| {
         let mut outs: Vec<Vec<Tensor>> = Vec::new();
-        for (s, len) in batches(n, batch_size.max(1)) {
-            let ys = model.forward(&narrow_all(xs, s, len)?, false)?;
+        for xs in inputs {
+            let ys = model.forward(&xs?, false)?;
             if outs.is_empty() {
                 outs = vec![Vec::new(); ys.len()];
             }
@@ -731,7 +729,7 @@ pub(crate) fn predict(model: &dyn Trainer, xs: &[Tensor], batch_size: usize) -> 
         if outs.is_empty() {
             return Err(Error::InvalidArgument {
                 op: "predict",
-                msg: "no samples".into(),
+                msg: empty.into(),
             });
         }
         outs.iter()
