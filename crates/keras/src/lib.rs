@@ -41,6 +41,7 @@ pub mod models;
 pub mod optimizers;
 pub mod random;
 pub mod regularizers;
+pub mod saving;
 pub mod trainers;
 pub mod variable;
 

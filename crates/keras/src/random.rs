@@ -24,3 +24,20 @@ pub fn set_random_seed(seed: u64) {
 pub fn next_seed() -> u64 {
     NEXT_SEED.fetch_add(1, Ordering::SeqCst)
 }
+
+/// The global seed counter's state, to resume a run exactly (`BackupAndRestore` stores it).
+///
+/// ```
+/// let s = keras::random::seed_state();
+/// let a = keras::random::next_seed();
+/// keras::random::set_seed_state(s);
+/// assert_eq!(a, keras::random::next_seed());
+/// ```
+pub fn seed_state() -> u64 {
+    NEXT_SEED.load(Ordering::SeqCst)
+}
+
+/// Restores a state from [`seed_state`].
+pub fn set_seed_state(state: u64) {
+    NEXT_SEED.store(state, Ordering::SeqCst);
+}

@@ -42,19 +42,23 @@
 //! # Ok::<(), keras_tensor::Error>(())
 //! ```
 
+mod backup_and_restore;
 mod csv_logger;
 mod early_stopping;
 mod history;
 mod lambda_callback;
 mod learning_rate_scheduler;
+mod model_checkpoint;
 mod progbar_logger;
 mod reduce_lr_on_plateau;
 mod terminate_on_nan;
 
+pub use backup_and_restore::BackupAndRestore;
 pub use csv_logger::CSVLogger;
 pub use early_stopping::EarlyStopping;
 pub use lambda_callback::LambdaCallback;
 pub use learning_rate_scheduler::LearningRateScheduler;
+pub use model_checkpoint::{ModelCheckpoint, SaveFreq};
 pub use progbar_logger::ProgbarLogger;
 pub use reduce_lr_on_plateau::ReduceLROnPlateau;
 pub use terminate_on_nan::TerminateOnNaN;
@@ -343,6 +347,8 @@ pub struct CallbackContext {
     learning_rate: Option<f64>,
     pending_lr: Option<f64>,
     metric_directions: BTreeMap<String, Mode>,
+    model_state: Option<Arc<crate::saving::ModelState>>,
+    initial_epoch: Option<usize>,
 }
 
 fn schedule_error(op: &'static str) -> Error {
@@ -366,7 +372,38 @@ impl CallbackContext {
             learning_rate,
             pending_lr: None,
             metric_directions: BTreeMap::new(),
+            model_state: None,
+            initial_epoch: None,
         }
+    }
+
+    /// Gives callbacks the model's saving view (`fit` does this for `Sequential` and `Model`).
+    pub fn set_model_state(&mut self, state: crate::saving::ModelState) {
+        self.model_state = Some(Arc::new(state));
+    }
+
+    /// The model's saving view: [`ModelState::save`](crate::saving::ModelState::save) writes
+    /// a `.keras` file of the model as it is now, with its compile state and optimizer.
+    ///
+    /// # Errors
+    /// When the model being trained cannot be saved (a custom `Trainer` without
+    /// `as_layer`).
+    pub fn model_state(&self) -> Result<&crate::saving::ModelState> {
+        self.model_state.as_deref().ok_or_else(|| Error::InvalidArgument {
+            op: "CallbackContext.model_state",
+            msg: "this model cannot be saved: implement Trainer::as_layer to describe it as a layer".into(),
+        })
+    }
+
+    /// Moves the first epoch of the run forward (Keras's `model._initial_epoch`, set by
+    /// `BackupAndRestore` in `on_train_begin`).
+    pub fn set_initial_epoch(&mut self, epoch: usize) {
+        self.initial_epoch = Some(epoch);
+    }
+
+    /// The first epoch a callback asked for, if any.
+    pub fn initial_epoch(&self) -> Option<usize> {
+        self.initial_epoch
     }
 
     /// The model's weights, in the model's order (Keras's `model.weights`). Read them with

@@ -176,6 +176,17 @@ pub trait Layer: Send + Sync {
             .filter(|w| !(t && w.trainable()))
             .collect()
     }
+    /// The layers inside this one whose state Keras saves under `layers/…` (a model's layers,
+    /// in Keras's order); plain layers have none.
+    fn sublayers(&self) -> Vec<crate::models::LayerRef> {
+        Vec::new()
+    }
+    /// The variables Keras saves with this layer, grouped by their path below the layer's own
+    /// entry (`""`: the layer's `vars`; LSTM, for one, keeps its weights in `cell`). Models
+    /// return none of their own: their layers' variables come through [`Layer::sublayers`].
+    fn saved_variables(&self) -> Vec<(String, Vec<Variable>)> {
+        vec![(String::new(), self.weights())]
+    }
     /// Number of scalars in all weights.
     fn count_params(&self) -> usize {
         self.weights().iter().map(|w| w.numel()).sum()

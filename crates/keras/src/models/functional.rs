@@ -396,6 +396,7 @@ impl Model {
                 layers.push(n.layer.clone());
             }
         }
+        let layers = keras_layer_order(&outputs, layers);
         Ok(Model {
             name: unique_name("functional"),
             trainable: true,
@@ -413,7 +414,9 @@ impl Model {
         self
     }
 
-    /// The layers (inputs excluded), in call order.
+    /// The layers (inputs excluded), in Keras's order: farthest from the outputs first, ties
+    /// in the order a depth-first walk from the outputs meets them. Weights, saved files and
+    /// the summary follow it.
     pub fn layers(&self) -> &[LayerRef] {
         &self.layers
     }
@@ -745,6 +748,110 @@ fn invalid(msg: String) -> Error {
     Error::InvalidArgument { op: "Model", msg }
 }
 
+/// Keras's `map_graph` order of the layers: by depth (the longest path to an output) from the
+/// deepest, ties broken by the first visit of a depth-first walk from the outputs.
+fn keras_layer_order(outputs: &[KerasTensor], layers: Vec<LayerRef>) -> Vec<LayerRef> {
+    let key = |n: &Arc<Node>| Arc::as_ptr(n) as usize;
+    let mut visit_order: Vec<LayerRef> = Vec::new();
+    let mut finished: std::collections::HashSet<usize> = Default::default();
+    let mut post: Vec<Arc<Node>> = Vec::new();
+    for out in outputs {
+        let Origin::Node { node, .. } = &out.0.origin else {
+            continue;
+        };
+        let mut stack: Vec<(Arc<Node>, bool)> = vec![(node.clone(), false)];
+        while let Some((n, expanded)) = stack.pop() {
+            if expanded {
+                if finished.insert(key(&n)) {
+                    post.push(n);
+                }
+                continue;
+            }
+            if finished.contains(&key(&n)) {
+                continue;
+            }
+            if !visit_order.iter().any(|l| l.same_as(&n.layer)) {
+                visit_order.push(n.layer.clone());
+            }
+            stack.push((n.clone(), true));
+            for x in n.inputs.iter().rev() {
+                if let Origin::Node { node: m, .. } = &x.0.origin {
+                    stack.push((m.clone(), false));
+                }
+            }
+        }
+    }
+    let mut node_depth: HashMap<usize, usize> = HashMap::new();
+    let mut layer_depth: Vec<usize> = vec![0; visit_order.len()];
+    let index_of = |l: &LayerRef| {
+        visit_order
+            .iter()
+            .position(|v| v.same_as(l))
+            .unwrap_or(usize::MAX)
+    };
+    for n in post.iter().rev() {
+        let i = index_of(&n.layer);
+        let d = node_depth.get(&key(n)).copied().unwrap_or(0).max(layer_depth[i]);
+        layer_depth[i] = d;
+        node_depth.insert(key(n), d);
+        for x in &n.inputs {
+            if let Origin::Node { node: m, .. } = &x.0.origin {
+                let e = node_depth.entry(key(m)).or_insert(0);
+                *e = (*e).max(d + 1);
+            }
+        }
+    }
+    let mut ordered: Vec<(usize, usize, LayerRef)> = layers
+        .into_iter()
+        .map(|l| {
+            let i = index_of(&l);
+            (layer_depth.get(i).copied().unwrap_or(0), i, l)
+        })
+        .collect();
+    ordered.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    ordered.into_iter().map(|(_, _, l)| l).collect()
+}
+
+/// Saving (Keras's `model.save`, `save_weights`, `load_weights`): see [`crate::saving`].
+impl Model {
+    fn saving_state(&self) -> crate::saving::ModelState {
+        let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        crate::saving::ModelState::capture(self, compiled.as_ref())
+    }
+
+    /// Saves the model as a `.keras` file (config, weights, compile state, optimizer state).
+    ///
+    /// # Errors
+    /// For a path not ending in `.keras` or a failed write.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.saving_state().save(path)
+    }
+
+    /// Saves the weights (and optimizer variables) as a Keras `.weights.h5` file.
+    ///
+    /// # Errors
+    /// For a path not ending in `.weights.h5` or a failed write.
+    pub fn save_weights(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.saving_state().save_weights(path)
+    }
+
+    /// Loads a `.weights.h5` file written by keras-rs or Keras for the same architecture.
+    ///
+    /// # Errors
+    /// When the file is unreadable or does not match; nothing is assigned then.
+    pub fn load_weights(&mut self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::saving::load_weights(self, path)
+    }
+
+    /// Writes every weight to a `.safetensors` file keyed by layer name and variable name.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn export_safetensors(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.saving_state().export_safetensors(path)
+    }
+}
+
 impl Trainer for Model {
     fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         self.run(inputs, training)
@@ -760,6 +867,9 @@ impl Trainer for Model {
     }
     fn output_names(&self) -> Vec<String> {
         self.outputs.iter().map(KerasTensor::source_name).collect()
+    }
+    fn as_layer(&self) -> Option<&dyn Layer> {
+        Some(self)
     }
 }
 
@@ -857,6 +967,12 @@ impl Layer for Model {
     }
     fn get_config(&self) -> Value {
         Model::get_config(self)
+    }
+    fn sublayers(&self) -> Vec<LayerRef> {
+        self.layers.clone()
+    }
+    fn saved_variables(&self) -> Vec<(String, Vec<Variable>)> {
+        vec![(String::new(), Vec::new())]
     }
 }
 

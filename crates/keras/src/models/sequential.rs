@@ -98,6 +98,11 @@ impl Sequential {
         self.layers.iter().find(|l| l.name() == name).cloned()
     }
 
+    /// The input shape the model was built for (batch dimension `None`), once built.
+    pub fn built_input_shape(&self) -> Option<Shape> {
+        read(&self.built).as_ref().map(|b| b.0.clone())
+    }
+
     /// True once every layer has weights for an input shape.
     pub fn is_built(&self) -> bool {
         read(&self.built).is_some()
@@ -197,6 +202,46 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Saving (Keras's `model.save`, `save_weights`, `load_weights`): see [`crate::saving`].
+impl Sequential {
+    fn saving_state(&self) -> crate::saving::ModelState {
+        let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        crate::saving::ModelState::capture(self, compiled.as_ref())
+    }
+
+    /// Saves the model as a `.keras` file (config, weights, compile state, optimizer state).
+    ///
+    /// # Errors
+    /// For a path not ending in `.keras` or a failed write.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.saving_state().save(path)
+    }
+
+    /// Saves the weights (and optimizer variables) as a Keras `.weights.h5` file.
+    ///
+    /// # Errors
+    /// For a path not ending in `.weights.h5` or a failed write.
+    pub fn save_weights(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.saving_state().save_weights(path)
+    }
+
+    /// Loads a `.weights.h5` file written by keras-rs or Keras for the same architecture.
+    ///
+    /// # Errors
+    /// When the file is unreadable or does not match; nothing is assigned then.
+    pub fn load_weights(&mut self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::saving::load_weights(self, path)
+    }
+
+    /// Writes every weight to a `.safetensors` file keyed by layer name and variable name.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn export_safetensors(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.saving_state().export_safetensors(path)
+    }
+}
+
 impl Trainer for Sequential {
     fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         match inputs {
@@ -218,6 +263,9 @@ impl Trainer for Sequential {
             Some(x) => self.ensure_built(x),
             None => Ok(()),
         }
+    }
+    fn as_layer(&self) -> Option<&dyn Layer> {
+        Some(self)
     }
     fn compile_with(&mut self, args: crate::trainers::CompileArgs) -> Result<()> {
         if let Some(s) = self.declared_input.clone() {
@@ -280,6 +328,12 @@ impl Layer for Sequential {
             .into_iter()
             .filter(|w| !t.iter().any(|x| x.same_as(w)))
             .collect()
+    }
+    fn sublayers(&self) -> Vec<LayerRef> {
+        self.layers.clone()
+    }
+    fn saved_variables(&self) -> Vec<(String, Vec<Variable>)> {
+        vec![(String::new(), Vec::new())]
     }
     fn get_config(&self) -> Value {
         let built = read(&self.built);

@@ -82,6 +82,129 @@ pub struct CompileArgs {
     pub metrics: Vec<String>,
 }
 
+impl CompileArgs {
+    /// Keras's `compile_from_config`: the arguments a `compile_config` (from a `.keras` file)
+    /// records. Losses and loss weights may be one value, a list, or a dict by output name
+    /// (`output_names` orders it). `Ok(None)` when the config has no loss (Keras then
+    /// compiles with `loss=None`, which keras-rs cannot train with).
+    ///
+    /// ```
+    /// use keras::trainers::CompileArgs;
+    /// let c = serde_json::json!({"optimizer": "sgd", "loss": ["mse", "mae"], "metrics": ["mae"]});
+    /// let args = CompileArgs::from_compile_config(&c, &["a".into(), "b".into()])?.unwrap();
+    /// assert_eq!((args.optimizer.class_name(), args.loss.len()), ("SGD", 2));
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// For unknown optimizers, losses or metrics, per-output metrics that differ, and
+    /// `weighted_metrics` (not supported).
+    pub fn from_compile_config(
+        c: &serde_json::Value,
+        output_names: &[String],
+    ) -> Result<Option<CompileArgs>> {
+        use serde_json::Value;
+        let bad = |m: String| Error::InvalidArgument {
+            op: "compile_from_config",
+            msg: m,
+        };
+        let optimizer = match c.get("optimizer") {
+            Some(Value::String(s)) => crate::optimizers::get(s)?,
+            Some(v @ Value::Object(_)) => crate::optimizers::deserialize(v)?,
+            None | Some(Value::Null) => crate::optimizers::get("rmsprop")?,
+            Some(v) => return Err(bad(format!("optimizer: expected a name or a dict, got {v}"))),
+        };
+        // One value, a list, or a dict keyed by output name.
+        let per_output = |v: &Value, what: &str| -> Result<Vec<Value>> {
+            Ok(match v {
+                Value::Array(a) => a.clone(),
+                Value::Object(m) if !m.contains_key("class_name") => output_names
+                    .iter()
+                    .map(|n| {
+                        m.get(n)
+                            .cloned()
+                            .ok_or_else(|| bad(format!("{what}: no entry for output {n:?}")))
+                    })
+                    .collect::<Result<_>>()?,
+                other => vec![other.clone()],
+            })
+        };
+        let loss_value = match c.get("loss") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(v) => v,
+        };
+        let loss = per_output(loss_value, "loss")?
+            .iter()
+            .map(|l| match l {
+                Value::String(s) => crate::losses::get(s),
+                Value::Object(_) => {
+                    let class = l.get("class_name").and_then(Value::as_str).unwrap_or("");
+                    crate::losses::from_config(class, l.get("config").unwrap_or(&Value::Null))
+                }
+                other => Err(bad(format!("loss: expected a name or a dict, got {other}"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let loss_weights = match c.get("loss_weights") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                per_output(v, "loss_weights")?
+                    .iter()
+                    .map(|w| {
+                        w.as_f64()
+                            .ok_or_else(|| bad(format!("loss_weights: {w} is not a number")))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
+        let metric_name = |m: &Value| -> Result<String> {
+            match m {
+                Value::String(s) => Ok(s.clone()),
+                Value::Object(_) => m
+                    .pointer("/config/name")
+                    .or_else(|| m.get("class_name"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(format!("metrics: cannot read {m}"))),
+                other => Err(bad(format!("metrics: expected a name or a dict, got {other}"))),
+            }
+        };
+        let metrics = match c.get("metrics") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list))
+                if list.iter().all(|m| m.is_array() || m.is_null()) && !list.is_empty() =>
+            {
+                // Per-output lists: keras-rs applies one list to every output.
+                let lists: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|l| match l {
+                        Value::Array(a) => a.iter().map(metric_name).collect(),
+                        _ => Ok(Vec::new()),
+                    })
+                    .collect::<Result<_>>()?;
+                if lists.windows(2).any(|w| w[0] != w[1]) {
+                    return Err(bad(
+                        "per-output metrics that differ between outputs are not supported".into(),
+                    ));
+                }
+                lists.into_iter().next().unwrap_or_default()
+            }
+            Some(Value::Array(list)) => list.iter().map(metric_name).collect::<Result<_>>()?,
+            Some(v) => vec![metric_name(v)?],
+        };
+        match c.get("weighted_metrics") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(a)) if a.is_empty() => {}
+            Some(v) => return Err(bad(format!("weighted_metrics {v} are not supported"))),
+        }
+        Ok(Some(CompileArgs {
+            optimizer,
+            loss,
+            loss_weights,
+            metrics,
+        }))
+    }
+}
+
 /// A compiled model's optimizer, losses and metrics (what `compile` stores).
 pub struct Compiled {
     optimizer: Box<dyn Optimizer>,
@@ -97,6 +220,51 @@ impl Compiled {
     /// The optimizer (for custom training loops and callbacks).
     pub fn optimizer(&mut self) -> &mut dyn Optimizer {
         self.optimizer.as_mut()
+    }
+
+    /// The optimizer, read-only.
+    pub fn optimizer_ref(&self) -> &dyn Optimizer {
+        self.optimizer.as_ref()
+    }
+
+    /// Keras's `get_compile_config()`: what `compile` was given, as `.keras` files store it
+    /// (`optimizer`, `loss`, `loss_weights`, `metrics`, …).
+    ///
+    /// ```
+    /// use keras::{layers::Dense, losses, optimizers, Sequential, Trainer};
+    /// let mut m = Sequential::new(vec![Box::new(Dense::new(2))]).input_shape(&[3]);
+    /// m.compile(optimizers::get("adam")?, losses::get("mse")?, &["mae"])?;
+    /// let c = m.compiled_slot().as_ref().unwrap().compile_config();
+    /// assert_eq!(c["optimizer"]["class_name"], "Adam");
+    /// assert_eq!(c["loss"]["class_name"], "MeanSquaredError");
+    /// assert_eq!(c["metrics"][0], "mae");
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    pub fn compile_config(&self) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let loss = |l: &dyn Loss| {
+            json!({"module": "keras.losses", "class_name": l.class_name(), "config": l.get_config(),
+                   "registered_name": null})
+        };
+        let losses: Value = match self.losses.as_slice() {
+            [one] => loss(one.as_ref()),
+            many => Value::Array(many.iter().map(|l| loss(l.as_ref())).collect()),
+        };
+        let metrics = if self.metric_names.is_empty() {
+            Value::Null
+        } else {
+            json!(self.metric_names)
+        };
+        json!({
+            "optimizer": crate::optimizers::serialize(self.optimizer.as_ref()),
+            "loss": losses,
+            "loss_weights": self.loss_weights,
+            "metrics": metrics,
+            "weighted_metrics": null,
+            "run_eagerly": false,
+            "steps_per_execution": 1,
+            "jit_compile": false,
+        })
     }
 
     fn loss_for(&self, i: usize) -> &dyn Loss {
@@ -268,6 +436,12 @@ pub trait Trainer {
     /// When the model cannot take such inputs.
     fn prepare(&mut self, _inputs: &[Tensor]) -> Result<()> {
         Ok(())
+    }
+    /// The model as a layer, for saving: `Sequential` and `Model` return themselves, which
+    /// lets `fit` hand callbacks such as `ModelCheckpoint` a way to save the model. `None`
+    /// (the default) for models that cannot be described by a Keras config.
+    fn as_layer(&self) -> Option<&dyn crate::layers::Layer> {
+        None
     }
     /// Output names, used to name per-output losses and metrics (`"out_accuracy"`).
     fn output_names(&self) -> Vec<String> {
@@ -1069,7 +1243,16 @@ fn fit_loop<'a>(
     // A schedule cannot be set (Keras's TypeError): callbacks then see no learning rate.
     let scheduled = c.optimizer.get_config()["learning_rate"].is_object();
     let lr_of = |c: &mut Compiled| -> Option<f64> { (!scheduled).then(|| c.optimizer.learning_rate()) };
+    // Keras builds the optimizer before the first step, so that callbacks that save the
+    // model (ModelCheckpoint, BackupAndRestore) see every optimizer variable from the start.
+    let trainable = model.trainable_variables();
+    if !trainable.is_empty() {
+        c.optimizer.build(&trainable)?;
+    }
     let mut ctx = CallbackContext::new(model.variables(), params, lr_of(c));
+    if let Some(layer) = model.as_layer() {
+        ctx.set_model_state(crate::saving::ModelState::capture(layer, Some(c)));
+    }
     // Applies a learning rate a callback set, then refreshes what callbacks see.
     let sync = |c: &mut Compiled, ctx: &mut CallbackContext| -> Result<()> {
         if let Some(lr) = ctx.take_pending_learning_rate() {
@@ -1080,8 +1263,10 @@ fn fit_loop<'a>(
     };
     cbs.on_train_begin(&mut ctx, &Logs::new())?;
     sync(c, &mut ctx)?;
+    // A callback restoring a run (BackupAndRestore) may move the first epoch forward.
+    let initial_epoch = ctx.initial_epoch().unwrap_or(0).max(args.initial_epoch);
     let mut last_logs = Logs::new();
-    for epoch in args.initial_epoch..args.epochs {
+    for epoch in initial_epoch..args.epochs {
         c.reset_metrics();
         cbs.on_epoch_begin(&mut ctx, epoch, &Logs::new())?;
         sync(c, &mut ctx)?;
@@ -1118,7 +1303,7 @@ fn fit_loop<'a>(
             });
         }
         if let Some(vb) = val_batches.as_deref_mut() {
-            if (epoch + 1 - args.initial_epoch) % args.validation_freq == 0 {
+            if (epoch + 1 - initial_epoch) % args.validation_freq == 0 {
                 let vlogs = evaluate(model, c, vb()?, &mut cbs, Some(&mut ctx))?;
                 sync(c, &mut ctx)?;
                 for (k, v) in vlogs {
