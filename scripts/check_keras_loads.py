@@ -6,7 +6,7 @@ For every ``NAME.keras`` in DIR there is a ``NAME.safetensors`` with the inputs 
 saved) and predicts; the relative error ||keras - keras_rs|| / ||keras_rs|| of every output
 must be below 1e-5. Prints ``NAME: ok (...)`` per model; exits 1 on the first failure.
 
-    KERAS_BACKEND=jax python scripts/check_keras_loads.py DIR
+    python scripts/check_keras_loads.py DIR    # Keras on its JAX backend by default
 
 The Rust test ``keras_loads_models_saved_by_keras_rs`` (crates/keras/tests/saving.rs) writes
 DIR and runs this script when ``KERAS_INTEROP_PYTHON`` names a Python with keras and jax.

@@ -18,7 +18,8 @@ Run with a Python that has Keras 3, JAX and safetensors (scripts/requirements-re
 
     KERAS_BACKEND=jax python scripts/gen_saving_reference.py
 
-Writes ``crates/keras/tests/data/saving/{name}.keras`` and
+Writes ``crates/keras/tests/data/saving/{name}.keras``, ``{name}.summary.txt`` (Keras's summary
+of the model loaded back) and
 ``crates/keras/tests/data/saving/reference.safetensors`` (keys ``{name}/x0``,
 ``{name}/y0``, ..., ``adam_midtrain/after/{i}``).
 """
@@ -48,7 +49,14 @@ def record(name, xs, model):
         ref[f"{name}/x{i}"] = np.ascontiguousarray(x)
     for i, y in enumerate(ys):
         ref[f"{name}/y{i}"] = np.ascontiguousarray(y.astype(np.float32))
-    model.save(os.path.join(OUT_DIR, f"{name}.keras"))
+    path = os.path.join(OUT_DIR, f"{name}.keras")
+    model.save(path)
+    # Keras's summary of the model as loaded back (compiled, optimizer built), as printed on an
+    # 80-column terminal: the loader's summary must match it.
+    lines = []
+    keras.saving.load_model(path).summary(print_fn=lambda s, line_break=True: lines.append(s))
+    with open(os.path.join(OUT_DIR, f"{name}.summary.txt"), "w") as f:
+        f.write("\n".join(lines))
 
 
 def seq_cnn():

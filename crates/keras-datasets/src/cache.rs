@@ -287,6 +287,75 @@ impl CacheDir {
     }
 }
 
+/// How a file of the datasets folder compares with its recorded digest (see
+/// [`CacheDir::check_file`]).
+///
+/// ```
+/// use keras_datasets::{checksums::known_file, CacheDir, FileCheck};
+/// let empty = tempfile::tempdir()?;
+/// let check = CacheDir::new(empty.path()).check_file(known_file("mnist.npz").unwrap())?;
+/// assert_eq!(check, FileCheck::Missing);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileCheck {
+    /// The file is not there.
+    Missing,
+    /// Its digest is the recorded one.
+    Ok,
+    /// Its digest differs from the recorded one: truncated, corrupt or not the canonical file.
+    Mismatch {
+        /// The digest of the file found (lowercase hex, same algorithm as the recorded one).
+        actual: String,
+    },
+}
+
+impl CacheDir {
+    /// Where a file of [`KNOWN_FILES`](crate::checksums::KNOWN_FILES) lives in this folder.
+    ///
+    /// ```
+    /// use keras_datasets::{checksums::known_file, CacheDir};
+    /// let f = known_file("fashion-mnist/t10k-labels-idx1-ubyte.gz").unwrap();
+    /// let p = CacheDir::new("/data").file_path(f);
+    /// assert!(p.ends_with("fashion-mnist/t10k-labels-idx1-ubyte.gz"));
+    /// ```
+    pub fn file_path(&self, file: &KnownFile) -> PathBuf {
+        self.path(file.path)
+    }
+
+    /// Checks a known file of this folder against its recorded digest, reading it in chunks;
+    /// downloads nothing. Whether this cache checks digests on use does not matter here.
+    ///
+    /// ```
+    /// use keras_datasets::checksums::{Digest, KnownFile};
+    /// use keras_datasets::{CacheDir, FileCheck};
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("abc.txt"), b"abc")?;
+    /// // The SHA-256 of "abc" (FIPS 180-2, appendix B.1).
+    /// let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    /// let f = KnownFile { path: "abc.txt", url: None, size: None,
+    ///                     digest: Digest::Sha256(sha), digest_source: "FIPS 180-2" };
+    /// assert_eq!(CacheDir::new(dir.path()).check_file(&f)?, FileCheck::Ok);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file is there but cannot be read.
+    pub fn check_file(&self, file: &KnownFile) -> Result<FileCheck> {
+        let path = self.path(file.path);
+        if !path.is_file() {
+            return Ok(FileCheck::Missing);
+        }
+        let mut f = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let actual = hash_reader(&mut f, file.digest).map_err(|e| Error::io(&path, e))?;
+        Ok(if actual == file.digest.hex() {
+            FileCheck::Ok
+        } else {
+            FileCheck::Mismatch { actual }
+        })
+    }
+}
+
 impl From<&Path> for CacheDir {
     fn from(p: &Path) -> CacheDir {
         CacheDir::new(p)
@@ -533,6 +602,35 @@ mod tests {
         assert!(e.contains("404"), "{e}");
         let left: Vec<_> = fs::read_dir(dest.parent().unwrap()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn check_file_reports_ok_mismatch_and_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = CacheDir::new(tmp.path());
+        // The SHA-256 and MD5 of "abc" (FIPS 180-2 B.1, RFC 1321 A.5).
+        let file = |digest| KnownFile {
+            path: "sub/abc.bin",
+            url: None,
+            size: None,
+            digest,
+            digest_source: "test",
+        };
+        let sha = file(Digest::Sha256(
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ));
+        let md5 = file(Digest::Md5("900150983cd24fb0d6963f7d28e17f72"));
+        assert_eq!(cache.check_file(&sha).unwrap(), FileCheck::Missing);
+        fs::create_dir_all(tmp.path().join("sub")).unwrap();
+        fs::write(cache.file_path(&sha), b"abc").unwrap();
+        assert_eq!(cache.check_file(&sha).unwrap(), FileCheck::Ok);
+        assert_eq!(cache.check_file(&md5).unwrap(), FileCheck::Ok);
+        fs::write(cache.file_path(&sha), b"abd").unwrap();
+        let FileCheck::Mismatch { actual } = cache.check_file(&sha).unwrap() else {
+            panic!("expected a mismatch")
+        };
+        assert_eq!(actual.len(), 64);
+        assert_ne!(actual, sha.digest.hex());
     }
 
     #[test]

@@ -51,6 +51,21 @@ pub mod imdb;
 pub mod mnist;
 mod mt19937;
 mod npz;
+/// Single NumPy `.npy` arrays as tensors: [`load_npy`](npy::load_npy) reads what `np.save`
+/// writes (`float32`, `float64`, `int32`, `int64`, `uint8`, `bool`), and
+/// [`save_npy`](npy::save_npy) writes what `np.load` reads, byte for byte as NumPy writes it.
+///
+/// ```
+/// use keras_datasets::npy::{load_npy, save_npy};
+/// let dir = tempfile::tempdir()?;
+/// let x = keras_tensor::Tensor::new(&[0.25f32, 0.5, 0.75], &[3, 1])?;
+/// save_npy(dir.path().join("x.npy"), &x)?; // np.load("x.npy") gives a (3, 1) float32 array
+/// assert_eq!(load_npy(dir.path().join("x.npy"))?.shape(), &[3, 1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod npy {
+    pub use crate::npz::{load_npy, save_npy};
+}
 mod pickle;
 pub mod reuters;
 mod sequences;
@@ -58,6 +73,7 @@ mod sequences;
 mod testing;
 pub mod utils;
 
+pub use cache::FileCheck;
 pub use cache::{datasets_dir, offline_from_env, CacheDir};
 pub use error::{Error, Result};
 

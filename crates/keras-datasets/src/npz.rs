@@ -1,8 +1,9 @@
 //! Reading NumPy `.npy` arrays and `.npz` archives (a zip of `.npy` files), including the
-//! pickled object arrays of Keras's IMDB and Reuters files.
+//! pickled object arrays of Keras's IMDB and Reuters files; reading and writing single
+//! `.npy` files as tensors ([`load_npy`], [`save_npy`], public as [`crate::npy`]).
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Write};
 use std::path::Path;
 
 use keras_tensor::{DType, Device, Tensor};
@@ -141,6 +142,23 @@ pub(crate) fn member(arrays: &mut BTreeMap<String, NpyArray>, name: &str, path: 
 
 /// Parses one `.npy` file.
 pub(crate) fn parse_npy(b: &[u8]) -> std::result::Result<NpyArray, String> {
+    let (h, body) = split_npy(b)?;
+    let count = h
+        .shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("shape too large")?;
+    if h.descr == "|O" || h.descr == "O" {
+        return object_array(body, &h.shape, count);
+    }
+    if h.fortran && h.shape.iter().filter(|&&d| d > 1).count() > 1 {
+        return Err("Fortran-ordered arrays are not supported".into());
+    }
+    numeric(&h.descr, body, count, h.shape)
+}
+
+/// The parsed header of an `.npy` file and the data that follows it.
+fn split_npy(b: &[u8]) -> std::result::Result<(Header, &[u8]), String> {
     if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
         return Err("bad magic: not a NumPy .npy file".into());
     }
@@ -163,20 +181,7 @@ pub(crate) fn parse_npy(b: &[u8]) -> std::result::Result<NpyArray, String> {
     }
     let header =
         std::str::from_utf8(&b[start..start + hlen]).map_err(|_| ".npy header is not text".to_string())?;
-    let h = parse_header(header)?;
-    let body = &b[start + hlen..];
-    let count = h
-        .shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or("shape too large")?;
-    if h.descr == "|O" || h.descr == "O" {
-        return object_array(body, &h.shape, count);
-    }
-    if h.fortran && h.shape.iter().filter(|&&d| d > 1).count() > 1 {
-        return Err("Fortran-ordered arrays are not supported".into());
-    }
-    numeric(&h.descr, body, count, h.shape)
+    Ok((parse_header(header)?, &b[start + hlen..]))
 }
 
 fn numeric(
@@ -369,6 +374,193 @@ fn quoted(s: &str) -> Option<(&str, &str)> {
     Some((&rest[..end], &rest[end + 1..]))
 }
 
+// ----- single `.npy` files as tensors ----------------------------------------------------
+
+/// The dtypes [`load_npy`] reads: NumPy type code (without byte order) → tensor dtype.
+const NPY_DTYPES: [(&str, DType, &str); 6] = [
+    ("f4", DType::F32, "float32"),
+    ("f8", DType::F64, "float64"),
+    ("i4", DType::I32, "int32"),
+    ("i8", DType::I64, "int64"),
+    ("u1", DType::U8, "uint8"),
+    ("b1", DType::Bool, "bool"),
+];
+
+/// Reads a NumPy `.npy` file (`np.save`'s format, versions 1.0 to 3.0) into a CPU tensor of
+/// the same shape and dtype.
+///
+/// Reads `float32`, `float64`, `int32`, `int64`, `uint8` and `bool` arrays, in either byte
+/// order, C-ordered (Fortran order is accepted only when at most one dimension exceeds 1,
+/// where both orders lay out the same bytes). A 0-d array becomes a rank-0 tensor.
+///
+/// ```
+/// use keras_datasets::npy::{load_npy, save_npy};
+/// use keras_tensor::Tensor;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("x.npy");
+/// save_npy(&path, &Tensor::new(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?)?;
+/// let x = load_npy(&path)?;
+/// assert_eq!((x.shape(), x.to_vec::<f32>()?), (&[2usize, 2][..], vec![1.0, 2.0, 3.0, 4.0]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read; [`Error::Format`], naming the file, when it is
+/// not an `.npy` file, is truncated, or holds another dtype (`float16`, `int16`, complex,
+/// object or structured arrays, …).
+pub fn load_npy(path: impl AsRef<Path>) -> Result<Tensor> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    npy_to_tensor(&bytes).map_err(|m| Error::format(path, m))
+}
+
+fn npy_to_tensor(b: &[u8]) -> std::result::Result<Tensor, String> {
+    let (h, _) = split_npy(b)?;
+    let code = h.descr.trim_start_matches(['<', '>', '|', '=']);
+    let Some(&(_, dtype, _)) = NPY_DTYPES.iter().find(|(c, _, _)| *c == code) else {
+        let readable: Vec<&str> = NPY_DTYPES.iter().map(|(_, _, n)| *n).collect();
+        return Err(format!(
+            "dtype {:?} is not supported (load_npy reads {}); convert it in NumPy with .astype(...)",
+            h.descr,
+            readable.join(", ")
+        ));
+    };
+    let arr = parse_npy(b)?;
+    let cpu = Device::Cpu;
+    let shape = arr.shape;
+    let t = match (arr.data, dtype) {
+        (NpyData::F32(v), _) => Tensor::from_vec(v, &shape, &cpu),
+        (NpyData::F64(v), _) => Tensor::from_vec(v, &shape, &cpu),
+        // The parser widens every integer type to i64; int32 values fit back exactly.
+        (NpyData::I64(v), DType::I32) => Tensor::from_vec(
+            v.into_iter().map(|x| x as i32).collect::<Vec<i32>>(),
+            &shape,
+            &cpu,
+        ),
+        (NpyData::I64(v), _) => Tensor::from_vec(v, &shape, &cpu),
+        (NpyData::U8(v), _) => Tensor::from_vec(v, &shape, &cpu),
+        (NpyData::Bool(v), _) => Tensor::from_vec(v, &shape, &cpu).and_then(|t| t.cast(DType::Bool)),
+        (NpyData::Sequences(_), _) => return Err("object arrays are not supported".into()),
+    };
+    t.map_err(|e| e.to_string())
+}
+
+/// Writes a tensor as a NumPy `.npy` file that `np.load` reads: format version 1.0 (2.0 for
+/// headers over 64 KiB, as NumPy does), C order, little-endian, with the header NumPy writes,
+/// so the bytes equal those of `np.save` for the same array.
+///
+/// | tensor dtype | NumPy dtype |
+/// |---|---|
+/// | `F32` | `'<f4'` |
+/// | `F64` | `'<f8'` |
+/// | `I32` | `'<i4'` |
+/// | `I64` | `'<i8'` |
+/// | `U8` | `'\|u1'` |
+/// | `Bool` | `'\|b1'` |
+///
+/// The file is written to a temporary file in the same folder, then renamed over `path`.
+///
+/// ```
+/// use keras_datasets::npy::{load_npy, save_npy};
+/// use keras_tensor::Tensor;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("labels.npy");
+/// save_npy(&path, &Tensor::new(&[3i32, 1, 4], &[3])?)?;
+/// assert_eq!(load_npy(&path)?.to_vec::<i32>()?, [3, 1, 4]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Format`], naming the file, for `F16` / `BF16` tensors (cast them to `F32` first);
+/// [`Error::Io`] when the file cannot be written.
+pub fn save_npy(path: impl AsRef<Path>, t: &Tensor) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = npy_bytes(t).map_err(|m| Error::format(path, m))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("array.npy");
+    let tmp = dir.join(crate::cache::temp_name(name));
+    let result = (|| -> Result<()> {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The bytes of an `.npy` file holding `t`.
+fn npy_bytes(t: &Tensor) -> std::result::Result<Vec<u8>, String> {
+    let err = |e: keras_tensor::Error| e.to_string();
+    let t = t.to_device(&Device::Cpu).map_err(err)?;
+    fn le<T: keras_tensor::TensorElement, const N: usize>(
+        t: &Tensor,
+        bytes: fn(T) -> [u8; N],
+    ) -> std::result::Result<Vec<u8>, String> {
+        let v = t.to_vec::<T>().map_err(|e| e.to_string())?;
+        Ok(v.into_iter().flat_map(bytes).collect())
+    }
+    let (descr, body): (&str, Vec<u8>) = match t.dtype() {
+        DType::F32 => ("<f4", le(&t, f32::to_le_bytes)?),
+        DType::F64 => ("<f8", le(&t, f64::to_le_bytes)?),
+        DType::I32 => ("<i4", le(&t, i32::to_le_bytes)?),
+        DType::I64 => ("<i8", le(&t, i64::to_le_bytes)?),
+        DType::U8 => ("|u1", t.to_vec::<u8>().map_err(err)?),
+        DType::Bool => (
+            "|b1",
+            t.cast(DType::U8).map_err(err)?.to_vec::<u8>().map_err(err)?,
+        ),
+        other => {
+            return Err(format!(
+                "cannot write a {other} tensor as .npy (save_npy writes float32, float64, int32, int64, \
+                 uint8 and bool; cast it to float32 first)"
+            ))
+        }
+    };
+    let mut out = npy_header(descr, t.shape());
+    out.extend(body);
+    Ok(out)
+}
+
+/// The magic, version, length and header of an `.npy` file, as NumPy's `_write_array_header`
+/// lays them out: the dict literal, spare spaces so the first dimension can grow to 21 digits,
+/// then spaces and a newline up to a multiple of 64 bytes.
+fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape_s = match dims.as_slice() {
+        [d] => format!("({d},)"),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
+    if let Some(first) = dims.first() {
+        h.push_str(&" ".repeat(21usize.saturating_sub(first.len())));
+    }
+    let hlen = h.len() + 1; // with the final newline
+                            // Version 1.0 stores the header length in 2 bytes; NumPy falls back to 2.0 (4 bytes).
+    let (version, prefix) = if hlen + 64 - (10 + hlen) % 64 <= u16::MAX as usize {
+        (1u8, 10)
+    } else {
+        (2u8, 12)
+    };
+    let pad = 64 - (prefix + hlen) % 64;
+    let mut out = b"\x93NUMPY".to_vec();
+    out.extend([version, 0]);
+    if version == 1 {
+        out.extend(((hlen + pad) as u16).to_le_bytes());
+    } else {
+        out.extend(((hlen + pad) as u32).to_le_bytes());
+    }
+    out.extend(h.as_bytes());
+    out.extend(std::iter::repeat_n(b' ', pad));
+    out.push(b'\n');
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -514,5 +706,125 @@ pub(crate) mod tests {
         let mut bad = bytes.clone();
         bad[60] ^= 0x55;
         assert!(read_npz(&bad, Path::new("t.npz")).is_err());
+    }
+
+    // ----- load_npy / save_npy -----------------------------------------------------------
+    //
+    // tests/data/npy/ holds files NumPy 2.5.5 wrote:
+    //   np.save('f4.npy', np.array([[0.5, -1.25, 3.0], [1e-3, 2.5e10, -0.0]], '<f4'))
+    //   np.save('f8_scalar.npy', np.array(2.75, '<f8'))
+    //   np.save('f8_be.npy', np.array([1.5, -2.0, 1e300], '>f8'))
+    //   np.save('i4.npy', np.array([1, -2, 2147483647, -2147483648], '<i4'))
+    //   np.save('i8.npy', np.array([[9007199254740993], [-5]], '<i8'))
+    //   np.save('u1.npy', np.array([[0, 7], [128, 255]], '|u1'))
+    //   np.save('b1.npy', np.array([True, False, True], '|b1'))
+    //   np.save('i2.npy', np.array([1, 2], '<i2'))
+    //   np.save('c8.npy', np.array([1+2j], '<c8'))
+    //   np.save('f4_fortran.npy', np.asfortranarray(np.arange(6, dtype='<f4').reshape(2, 3)))
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/npy")
+            .join(name)
+    }
+
+    #[test]
+    fn load_npy_reads_what_numpy_wrote() {
+        let t = load_npy(fixture("f4.npy")).unwrap();
+        assert_eq!((t.dtype(), t.shape()), (DType::F32, &[2usize, 3][..]));
+        let want = [0.5f32, -1.25, 3.0, 1e-3, 2.5e10, -0.0];
+        let got = t.to_vec::<f32>().unwrap();
+        assert_eq!(
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+        let t = load_npy(fixture("f8_scalar.npy")).unwrap();
+        assert_eq!((t.dtype(), t.shape()), (DType::F64, &[][..]));
+        assert_eq!(t.to_vec::<f64>().unwrap(), [2.75]);
+        let t = load_npy(fixture("f8_be.npy")).unwrap();
+        assert_eq!(t.to_vec::<f64>().unwrap(), [1.5, -2.0, 1e300]);
+        let t = load_npy(fixture("i4.npy")).unwrap();
+        assert_eq!(t.dtype(), DType::I32);
+        assert_eq!(t.to_vec::<i32>().unwrap(), [1, -2, i32::MAX, i32::MIN]);
+        let t = load_npy(fixture("i8.npy")).unwrap();
+        assert_eq!((t.dtype(), t.shape()), (DType::I64, &[2usize, 1][..]));
+        assert_eq!(t.to_vec::<i64>().unwrap(), [9007199254740993, -5]);
+        let t = load_npy(fixture("u1.npy")).unwrap();
+        assert_eq!((t.dtype(), t.shape()), (DType::U8, &[2usize, 2][..]));
+        assert_eq!(t.to_vec::<u8>().unwrap(), [0, 7, 128, 255]);
+        let t = load_npy(fixture("b1.npy")).unwrap();
+        assert_eq!(t.dtype(), DType::Bool);
+        assert_eq!(t.cast(DType::U8).unwrap().to_vec::<u8>().unwrap(), [1, 0, 1]);
+    }
+
+    #[test]
+    fn save_npy_writes_the_bytes_numpy_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["f4.npy", "f8_scalar.npy", "i4.npy", "i8.npy", "u1.npy", "b1.npy"] {
+            let numpy = std::fs::read(fixture(name)).unwrap();
+            let out = tmp.path().join(name);
+            save_npy(&out, &load_npy(fixture(name)).unwrap()).unwrap();
+            assert_eq!(std::fs::read(&out).unwrap(), numpy, "{name}");
+        }
+        // A big-endian array is written little-endian, with the same values.
+        let out = tmp.path().join("le.npy");
+        save_npy(&out, &load_npy(fixture("f8_be.npy")).unwrap()).unwrap();
+        let back = load_npy(&out).unwrap();
+        assert_eq!(back.to_vec::<f64>().unwrap(), [1.5, -2.0, 1e300]);
+        assert!(String::from_utf8_lossy(&std::fs::read(&out).unwrap()).contains("'<f8'"));
+        // Empty arrays; only the file remains in the folder (no temporary left behind).
+        let empty = Tensor::from_vec(Vec::<f32>::new(), &[0, 3], &Device::Cpu).unwrap();
+        save_npy(&out, &empty).unwrap();
+        assert_eq!(load_npy(&out).unwrap().shape(), &[0, 3]);
+        let files = std::fs::read_dir(tmp.path()).unwrap().count();
+        assert_eq!(files, 7);
+    }
+
+    #[test]
+    fn npy_headers_follow_numpys_layout() {
+        // Every header ends in a newline at a multiple of 64 bytes.
+        for shape in [vec![], vec![5], vec![60000, 28, 28], vec![1; 40]] {
+            let h = npy_header("<f4", &shape);
+            assert_eq!(h.len() % 64, 0, "{shape:?}");
+            assert_eq!(*h.last().unwrap(), b'\n');
+            let (parsed, body) = split_npy(&h).unwrap();
+            assert_eq!((parsed.shape, body.len()), (shape, 0));
+        }
+        // A header too long for version 1.0's 2-byte length switches to version 2.0.
+        let shape = vec![1usize; 30_000];
+        let h = npy_header("<f4", &shape);
+        assert_eq!((h[6], h[7], h.len() % 64), (2, 0, 0));
+        assert_eq!(split_npy(&h).unwrap().0.shape.len(), 30_000);
+    }
+
+    #[test]
+    fn unreadable_npy_files_are_errors_naming_the_file() {
+        for (name, why) in [
+            ("i2.npy", "\"<i2\" is not supported"),
+            ("c8.npy", "\"<c8\" is not supported"),
+            ("f4_fortran.npy", "Fortran"),
+        ] {
+            let e = load_npy(fixture(name)).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains(why), "{e}");
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let e = load_npy(tmp.path().join("absent.npy")).unwrap_err();
+        assert!(
+            matches!(e, Error::Io { .. }) && e.to_string().contains("absent.npy"),
+            "{e}"
+        );
+        let bytes = std::fs::read(fixture("f4.npy")).unwrap();
+        let cut = tmp.path().join("cut.npy");
+        std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+        let e = load_npy(&cut).unwrap_err().to_string();
+        assert!(e.contains("cut.npy") && e.contains("truncated"), "{e}");
+        let obj = tmp.path().join("obj.npy");
+        std::fs::write(&obj, npy_sequences(&[vec![1, 2]])).unwrap();
+        let e = load_npy(&obj).unwrap_err().to_string();
+        assert!(e.contains("obj.npy") && e.contains("not supported"), "{e}");
+        let half = Tensor::ones(&[2], DType::F16, &Device::Cpu).unwrap();
+        let e = save_npy(tmp.path().join("h.npy"), &half).unwrap_err().to_string();
+        assert!(e.contains("h.npy") && e.contains("cast it to float32"), "{e}");
+        assert!(!tmp.path().join("h.npy").exists());
     }
 }

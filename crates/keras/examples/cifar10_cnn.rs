@@ -1,6 +1,7 @@
 //! The reference application: a CIFAR-10 classifier. Augmentation layers (active only while
 //! training), three Conv–BatchNorm–ReLU blocks with max pooling and dropout, Adam,
-//! ReduceLROnPlateau and EarlyStopping, then the test accuracy and a training-curve PNG.
+//! ReduceLROnPlateau and EarlyStopping, then the test accuracy, a training-curve PNG and the
+//! trained model as `cifar10_cnn.keras` (Keras 3's format: Keras loads it too).
 //!
 //! `cargo run --release -p keras --example cifar10_cnn -- --epochs 30`
 mod common;
@@ -94,5 +95,7 @@ fn main() -> keras_tensor::Result<()> {
     let logs = model.evaluate(&x_test, &y_test, 256)?;
     println!("Test loss: {:.4}", logs["loss"]);
     println!("Test accuracy: {:.4}", logs["accuracy"]);
+    model.save("cifar10_cnn.keras")?;
+    println!("Saved the model to cifar10_cnn.keras (keras-rs predict cifar10_cnn.keras IMAGE.png)");
     Ok(())
 }

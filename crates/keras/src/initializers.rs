@@ -45,6 +45,12 @@ pub enum Initializer {
         /// Standard deviation before truncation.
         stddev: f64,
     },
+    /// Keras's `Orthogonal`: a random orthogonal matrix (from the QR decomposition of a
+    /// normal one) times `gain`; shapes of rank > 2 are flattened to (∏ leading, last).
+    Orthogonal {
+        /// Multiplier of the matrix.
+        gain: f64,
+    },
     /// Keras's `VarianceScaling`: the base of Glorot, He and LeCun initializers.
     VarianceScaling {
         /// Multiplier of the variance.
@@ -95,7 +101,8 @@ pub fn compute_fans(shape: &[usize]) -> (f64, f64) {
 }
 
 const NAMES: &str = "zeros, ones, constant, random_normal, random_uniform, truncated_normal, \
-glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, lecun_normal, variance_scaling";
+glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, lecun_normal, variance_scaling, \
+orthogonal";
 
 impl Initializer {
     /// Parses Keras's string names (snake case or class name).
@@ -133,6 +140,7 @@ impl Initializer {
             "lecun_uniform" => vs(1.0, FanIn, Uniform),
             "lecun_normal" => vs(1.0, FanIn, TruncatedNormal),
             "variance_scaling" => vs(1.0, FanIn, TruncatedNormal),
+            "orthogonal" => Initializer::Orthogonal { gain: 1.0 },
             _ => {
                 return Err(Error::InvalidArgument {
                     op: "initializers.get",
@@ -162,6 +170,7 @@ impl Initializer {
             Initializer::TruncatedNormal { mean, stddev } => {
                 Tensor::truncated_normal(shape, mean, stddev, next_seed(), dtype, &cpu)
             }
+            Initializer::Orthogonal { gain } => orthogonal(shape, gain, dtype),
             Initializer::VarianceScaling {
                 scale,
                 mode,
@@ -214,6 +223,7 @@ impl Initializer {
                 "TruncatedNormal",
                 json!({ "mean": mean, "stddev": stddev, "seed": null }),
             ),
+            Initializer::Orthogonal { gain } => ("Orthogonal", json!({ "seed": null, "gain": gain })),
             Initializer::VarianceScaling {
                 scale,
                 mode,
@@ -285,6 +295,9 @@ impl Initializer {
                 mean: num("mean", 0.0),
                 stddev: num("stddev", 0.05),
             },
+            "Orthogonal" => Initializer::Orthogonal {
+                gain: num("gain", 1.0),
+            },
             "VarianceScaling" => {
                 let mode = match c.get("mode").and_then(Value::as_str).unwrap_or("fan_in") {
                     "fan_in" => FanMode::FanIn,
@@ -327,6 +340,52 @@ pub(crate) fn to_snake(name: &str) -> String {
         }
     }
     out
+}
+
+/// Keras's `Orthogonal.__call__`: QR of a (max(rows, cols), min(rows, cols)) normal matrix,
+/// columns signed by `diag(R)`, transposed when rows < cols.
+fn orthogonal(shape: &[usize], gain: f64, dtype: DType) -> Result<Tensor> {
+    if shape.len() < 2 {
+        return Err(Error::InvalidArgument {
+            op: "Orthogonal",
+            msg: format!("the tensor to initialize must be at least two-dimensional, got shape {shape:?}"),
+        });
+    }
+    let cols = shape[shape.len() - 1];
+    let rows: usize = shape[..shape.len() - 1].iter().product();
+    let (m, n) = (rows.max(cols), rows.min(cols));
+    let a =
+        Tensor::random_normal(&[m, n], 0.0, 1.0, next_seed(), DType::F64, &Device::Cpu)?.to_vec::<f64>()?;
+    // Modified Gram–Schmidt on the columns of `a` (m × n, m >= n): Q (m × n), R's diagonal.
+    let mut q = a;
+    let mut diag = vec![0.0f64; n];
+    for j in 0..n {
+        for k in 0..j {
+            let dot: f64 = (0..m).map(|i| q[i * n + k] * q[i * n + j]).sum();
+            for i in 0..m {
+                q[i * n + j] -= dot * q[i * n + k];
+            }
+        }
+        let norm = (0..m).map(|i| q[i * n + j] * q[i * n + j]).sum::<f64>().sqrt();
+        diag[j] = norm;
+        for i in 0..m {
+            q[i * n + j] /= norm.max(f64::MIN_POSITIVE);
+        }
+    }
+    // Gram–Schmidt's R has a positive diagonal, so `q *= sign(diag(r))` leaves Q as it is.
+    debug_assert!(diag.iter().all(|d| *d >= 0.0));
+    let mut out = vec![0.0f64; rows * cols];
+    for i in 0..m {
+        for j in 0..n {
+            let v = gain * q[i * n + j];
+            if rows < cols {
+                out[j * cols + i] = v; // Q transposed: (n × m) = (rows × cols)
+            } else {
+                out[i * cols + j] = v;
+            }
+        }
+    }
+    Tensor::from_vec(out, shape, &Device::Cpu)?.cast(dtype)
 }
 
 #[cfg(test)]

@@ -99,13 +99,11 @@ fn loads_a_keras_functional_model_with_two_inputs_two_outputs_a_shared_layer_and
 }
 
 #[test]
-fn a_keras_lstm_model_is_refused_with_the_missing_class_named() {
-    // keras-rs has no LSTM layer yet (issue 8): the error must say so, not misload.
-    let e = saving::load_model(data("lstm_text.keras"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("LSTM"), "{e}");
-    assert!(e.contains("lstm_text.keras"), "{e}");
+fn loads_a_keras_embedding_lstm_text_model() {
+    let mut m = saving::load_model(data("lstm_text.keras")).unwrap();
+    check_predictions("lstm_text", &mut m, 1, 1);
+    let c = m.compiled_slot().as_ref().unwrap();
+    assert_eq!(c.optimizer_ref().class_name(), "RMSprop");
 }
 
 #[test]
@@ -378,6 +376,47 @@ fn keras_loads_models_saved_by_keras_rs() {
         let ys = m.predict_multi([&xa, &xb], 8).unwrap();
         (vec![xa, xb], ys)
     });
+    // A text model: Embedding, a sequence-returning LSTM read backwards, an LSTM, Dense.
+    write_case("lstm_text", &mut || {
+        let mut m = Sequential::new(vec![
+            Box::new(keras::layers::Embedding::new(30, 6).unwrap()),
+            Box::new(
+                keras::layers::LSTM::new(5)
+                    .return_sequences(true)
+                    .go_backwards(true),
+            ),
+            Box::new(keras::layers::LSTM::new(4)),
+            Box::new(Dense::new(1).activation("sigmoid").unwrap()),
+        ])
+        .input_shape(&[7]);
+        m.compile(
+            optimizers::get("rmsprop").unwrap(),
+            losses::get("binary_crossentropy").unwrap(),
+            &["accuracy"],
+        )
+        .unwrap();
+        let x = Tensor::random_uniform(&[6, 7], 0.0, 30.0, 9, DType::F32, &Device::Cpu)
+            .unwrap()
+            .floor()
+            .unwrap();
+        let y = Tensor::random_uniform(&[6, 1], 0.0, 2.0, 10, DType::F32, &Device::Cpu)
+            .unwrap()
+            .floor()
+            .unwrap();
+        m.fit(
+            &x,
+            &y,
+            FitArgs {
+                epochs: 1,
+                batch_size: 3,
+                verbose: 0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        m.save(dir.join("lstm_text.keras")).unwrap();
+        (vec![x.clone()], vec![m.predict(&x, 8).unwrap()])
+    });
     let Ok(python) = std::env::var("KERAS_INTEROP_PYTHON") else {
         println!("SKIPPED: keras_loads_models_saved_by_keras_rs (set KERAS_INTEROP_PYTHON to a Python with keras and jax)");
         return;
@@ -386,7 +425,10 @@ fn keras_loads_models_saved_by_keras_rs() {
     let out = std::process::Command::new(&python)
         .arg(&script)
         .arg(&dir)
-        .env("KERAS_BACKEND", "jax")
+        .env(
+            "KERAS_BACKEND",
+            std::env::var("KERAS_BACKEND").unwrap_or_else(|_| "jax".into()),
+        )
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -485,4 +527,72 @@ fn model_checkpoint_saves_the_best_model_atomically_and_it_loads() {
     fresh.load_weights(dir.join("best.weights.h5")).unwrap();
     // Bad suffixes are refused up front, as in Keras 3.
     assert!(ModelCheckpoint::new("m.h5").is_err());
+}
+
+#[test]
+fn summaries_of_loaded_models_match_what_keras_prints() {
+    for name in ["seq_cnn", "functional", "lstm_text", "adam_midtrain"] {
+        let m = saving::load_model(data(&format!("{name}.keras"))).unwrap();
+        let want = std::fs::read_to_string(data(&format!("{name}.summary.txt"))).unwrap();
+        let got = m.summary().unwrap();
+        assert_eq!(got.trim_end(), want.trim_end(), "{name}:\n{got}\nKeras:\n{want}");
+    }
+}
+
+#[test]
+fn safetensors_export_holds_every_weight_by_layer_name() {
+    let m = cnn();
+    m.build_for(&[None, Some(8), Some(8), Some(2)]).unwrap();
+    let path = tmp("cnn.safetensors");
+    m.export_safetensors(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let layers: Vec<String> = m.layers().iter().map(|l| l.name()).collect();
+    let (conv, bn, dense) = (&layers[0], &layers[1], &layers[5]);
+    let mut want: Vec<String> = [
+        format!("{conv}/kernel"),
+        format!("{conv}/bias"),
+        format!("{bn}/gamma"),
+        format!("{bn}/beta"),
+        format!("{bn}/moving_mean"),
+        format!("{bn}/moving_variance"),
+        format!("{dense}/kernel"),
+        format!("{dense}/bias"),
+    ]
+    .to_vec();
+    want.sort();
+    assert_eq!(names, want);
+    let k = tensor(&st, &format!("{dense}/kernel"));
+    let v = m.layers()[5].read().weights()[0].value();
+    assert_eq!(k.to_vec::<f32>().unwrap(), v.to_vec::<f32>().unwrap());
+}
+
+#[test]
+fn a_file_naming_an_unknown_class_is_refused_by_name() {
+    // Rewrite config.json of a Keras-saved file with a class keras-rs does not have.
+    let bytes = std::fs::read(data("seq_cnn.keras")).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().to_string();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut content).unwrap();
+        if name == "config.json" {
+            content = String::from_utf8(content)
+                .unwrap()
+                .replace("\"Dropout\"", "\"EvilLayer\"")
+                .into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut out, &content).unwrap();
+    }
+    let patched = out.finish().unwrap().into_inner();
+    let e = saving::load_model_from_bytes(&patched, "patched.keras")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("EvilLayer") && e.contains("patched.keras"), "{e}");
 }

@@ -103,5 +103,7 @@ pub fn simple_convnet(args: &Args, load: fn() -> datasets::Result<datasets::Trai
     let logs = model.evaluate(&x_test, &y_test, 256)?;
     println!("Test loss: {:.4}", logs["loss"]);
     println!("Test accuracy: {:.4}", logs["accuracy"]);
+    model.save("mnist_convnet.keras")?;
+    println!("Saved the model to mnist_convnet.keras");
     Ok(())
 }

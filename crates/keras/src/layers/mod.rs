@@ -31,6 +31,7 @@ mod image_transform;
 mod lambda;
 mod layer_normalization;
 mod leaky_relu;
+mod lstm;
 mod max_pooling1d;
 mod max_pooling2d;
 mod maximum;
@@ -88,6 +89,7 @@ pub use image_transform::Factor;
 pub use lambda::Lambda;
 pub use layer_normalization::LayerNormalization;
 pub use leaky_relu::LeakyReLU;
+pub use lstm::LSTM;
 pub use max_pooling1d::MaxPooling1D;
 pub use max_pooling2d::MaxPooling2D;
 pub use maximum::Maximum;
@@ -379,6 +381,7 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
         ("GlobalMaxPooling2D", |c| {
             Ok(Box::new(GlobalMaxPooling2D::from_config(c)?))
         }),
+        ("LSTM", |c| Ok(Box::new(LSTM::from_config(c)?))),
         ("LayerNormalization", |c| {
             Ok(Box::new(LayerNormalization::from_config(c)?))
         }),

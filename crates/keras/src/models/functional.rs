@@ -483,7 +483,14 @@ impl Model {
         let weights = self.weights_all();
         let trainable: usize = self.trainable_variables().iter().map(Variable::numel).sum();
         let total: usize = weights.iter().map(Variable::numel).sum();
-        summary::table(&self.name, &rows, total, trainable)
+        let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        summary::table(
+            &self.name,
+            &rows,
+            total,
+            trainable,
+            summary::optimizer_params(compiled.as_ref()),
+        )
     }
 
     fn output_shape_of(&self, node: &Node, i: usize) -> String {

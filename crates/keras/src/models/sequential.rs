@@ -181,7 +181,15 @@ impl Sequential {
             })
             .collect();
         let trainable = Layer::trainable_weights(self).iter().map(Variable::numel).sum();
-        Ok(summary::table(&self.name, &rows, self.count_params(), trainable))
+        let compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        let optimizer = summary::optimizer_params(compiled.as_ref());
+        Ok(summary::table(
+            &self.name,
+            &rows,
+            self.count_params(),
+            trainable,
+            optimizer,
+        ))
     }
 
     fn run(&self, x: &Tensor, training: bool) -> Result<Tensor> {

@@ -70,7 +70,14 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 /// Keras's summary table: one row per layer with its output shape, parameter count and, for
 /// functional models, the "Connected to" column; then the totals. Column widths are those
 /// Keras uses on an 80-column terminal.
-pub(crate) fn table(model_name: &str, rows: &[Row], total: usize, trainable: usize) -> String {
+pub(crate) fn table(
+    model_name: &str,
+    rows: &[Row],
+    weights: usize,
+    trainable: usize,
+    optimizer: Option<usize>,
+) -> String {
+    let total = weights + optimizer.unwrap_or(0);
     let functional = rows.iter().any(|r| r.connected.is_some());
     let w: Vec<usize> = if functional {
         vec![21, 19, 12, 19]
@@ -131,10 +138,20 @@ pub(crate) fn table(model_name: &str, rows: &[Row], total: usize, trainable: usi
     );
     s += &format!(
         " Non-trainable params: {} ({})\n",
-        thousands(total - trainable),
-        bytes(total - trainable)
+        thousands(weights - trainable),
+        bytes(weights - trainable)
     );
+    if let Some(n) = optimizer {
+        s += &format!(" Optimizer params: {} ({})\n", thousands(n), bytes(n));
+    }
     s
+}
+
+/// Keras's "Optimizer params": the optimizer's variables once it is built.
+pub(crate) fn optimizer_params(compiled: Option<&crate::trainers::Compiled>) -> Option<usize> {
+    let o = compiled?.optimizer_ref();
+    o.built()
+        .then(|| o.variables().iter().map(crate::Variable::numel).sum())
 }
 
 #[cfg(test)]

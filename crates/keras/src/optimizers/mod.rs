@@ -593,6 +593,10 @@ pub trait Optimizer: Send {
     fn set_learning_rate(&mut self, lr: f64) -> Result<()>;
     /// Steps applied so far.
     fn iterations(&self) -> u64;
+    /// Whether the slot variables exist (after `build`, or the first `apply`).
+    fn built(&self) -> bool {
+        false
+    }
     /// Keras's `get_config()`: the base keys, then the optimizer's own.
     fn get_config(&self) -> Value;
     /// Every optimizer variable in Keras's order: `iteration`, `learning_rate` (absent with a
@@ -740,6 +744,10 @@ impl<T: UpdateRule> Optimizer for T {
 
     fn iterations(&self) -> u64 {
         self.base().iterations()
+    }
+
+    fn built(&self) -> bool {
+        self.base().built()
     }
 
     fn get_config(&self) -> Value {

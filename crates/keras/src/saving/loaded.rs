@@ -49,12 +49,10 @@ impl LoadedModel {
         let store = WeightsStore::from_bytes(archive.weights, what)?;
         let compile = archive.config.get("compile_config").filter(|c| !c.is_null());
         if let Some(cc) = compile {
-            let args = CompileArgs::from_compile_config(cc, &model.output_names())
+            model
+                .compile_from_config(cc)
                 .map_err(|e| invalid(format!("{what}: compile_config: {e}")))?;
-            if let Some(args) = args {
-                model.compile_with(args)?;
-                super::build_optimizer_for(&mut model, &store)?;
-            }
+            super::build_optimizer_for(&mut model, &store)?;
         }
         model.state().assign_from(&store, what)?;
         Ok(model)
@@ -133,6 +131,34 @@ impl LoadedModel {
             LoadedModel::Sequential(m) => m.built_input_shape().into_iter().collect(),
             LoadedModel::Functional(m) => m.inputs().iter().map(|x| x.shape().to_vec()).collect(),
         }
+    }
+
+    /// The output shapes (batch dimension `None`), one per model output.
+    ///
+    /// # Errors
+    /// When a `Sequential` model is not built.
+    pub fn output_shapes(&self) -> Result<Vec<Shape>> {
+        match self {
+            LoadedModel::Sequential(m) => {
+                let input = m
+                    .built_input_shape()
+                    .ok_or_else(|| invalid(format!("the model {:?} is not built", m.name())))?;
+                Ok(vec![m.compute_output_shape(&input)?])
+            }
+            LoadedModel::Functional(m) => Ok(m.outputs().iter().map(|x| x.shape().to_vec()).collect()),
+        }
+    }
+
+    /// Compiles the model from a `compile_config` (Keras's `compile_from_config`); does
+    /// nothing when the config records no loss.
+    ///
+    /// # Errors
+    /// As [`CompileArgs::from_compile_config`].
+    pub fn compile_from_config(&mut self, compile_config: &Value) -> Result<()> {
+        if let Some(args) = CompileArgs::from_compile_config(compile_config, &self.output_names())? {
+            self.compile_with(args)?;
+        }
+        Ok(())
     }
 
     /// Saves again as a `.keras` file (see [`ModelState::save`]).

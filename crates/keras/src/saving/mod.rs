@@ -505,10 +505,7 @@ pub fn save_model<M: Trainer + ?Sized>(model: &mut M, path: impl AsRef<Path>) ->
 pub fn load_weights<M: Trainer + ?Sized>(model: &mut M, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     check_weights_path(path)?;
-    let what = path.display().to_string();
-    let store = WeightsStore::from_bytes(read_file(path)?, &what)?;
-    build_optimizer_for(model, &store)?;
-    model_state(model)?.assign_from(&store, &what)
+    load_weights_from_bytes(model, &read_file(path)?, &path.display().to_string())
 }
 
 /// Builds a compiled model's optimizer when `store` holds its slot variables.
@@ -535,6 +532,30 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<LoadedModel> {
     let path = path.as_ref();
     let bytes = read_file(path)?;
     LoadedModel::from_keras_bytes(&bytes, &path.display().to_string())
+}
+
+/// [`load_model`] on a `.keras` file's bytes (already in memory, or from a network or an
+/// archive); `name` stands for the file in error messages.
+///
+/// ```
+/// let e = keras::saving::load_model_from_bytes(b"PK\x03\x04 truncated", "upload.keras").unwrap_err();
+/// assert!(e.to_string().contains("upload.keras"));
+/// ```
+///
+/// # Errors
+/// As [`load_model`].
+pub fn load_model_from_bytes(bytes: &[u8], name: &str) -> Result<LoadedModel> {
+    LoadedModel::from_keras_bytes(bytes, name)
+}
+
+/// [`load_weights`] on a `.weights.h5` file's bytes; `name` stands for the file in errors.
+///
+/// # Errors
+/// As [`load_weights`].
+pub fn load_weights_from_bytes<M: Trainer + ?Sized>(model: &mut M, bytes: &[u8], name: &str) -> Result<()> {
+    let store = WeightsStore::from_bytes(bytes.to_vec(), name)?;
+    build_optimizer_for(model, &store)?;
+    model_state(model)?.assign_from(&store, name)
 }
 
 #[cfg(test)]
