@@ -150,6 +150,29 @@ fn cnn_with(dropout: bool) -> Sequential {
     Sequential::new(layers).input_shape(&[8, 8, 2])
 }
 
+/// The test CNN compiled with Adam and sparse categorical cross-entropy (and accuracy).
+fn compiled_cnn(dropout: bool, accuracy: bool) -> Sequential {
+    let mut m = cnn_with(dropout);
+    let metrics: &[&str] = if accuracy { &["accuracy"] } else { &[] };
+    m.compile(
+        optimizers::get("adam").unwrap(),
+        losses::get("sparse_categorical_crossentropy").unwrap(),
+        metrics,
+    )
+    .unwrap();
+    m
+}
+
+/// Training arguments without output.
+fn quiet(epochs: usize, batch_size: usize) -> FitArgs {
+    FitArgs {
+        epochs,
+        batch_size,
+        verbose: 0,
+        ..Default::default()
+    }
+}
+
 fn randn(shape: &[usize], seed: u64) -> Tensor {
     Tensor::random_normal(shape, 0.0, 1.0, seed, DType::F32, &Device::Cpu).unwrap()
 }
@@ -164,13 +187,7 @@ fn labels(n: usize, seed: u64) -> Tensor {
 #[test]
 fn a_saved_model_loads_with_its_weights_compile_state_and_optimizer_and_trains_on_identically() {
     let (x, y) = (randn(&[16, 8, 8, 2], 1), labels(16, 2));
-    let mut m = cnn_with(false);
-    m.compile(
-        optimizers::get("adam").unwrap(),
-        losses::get("sparse_categorical_crossentropy").unwrap(),
-        &["accuracy"],
-    )
-    .unwrap();
+    let mut m = compiled_cnn(false, true);
     let quiet = FitArgs {
         epochs: 1,
         batch_size: 8,
@@ -324,24 +341,8 @@ fn keras_loads_models_saved_by_keras_rs() {
     // A trained CNN with BatchNormalization and Dropout.
     write_case("cnn", &mut || {
         let (x, y) = (randn(&[16, 8, 8, 2], 3), labels(16, 4));
-        let mut m = cnn();
-        m.compile(
-            optimizers::get("adam").unwrap(),
-            losses::get("sparse_categorical_crossentropy").unwrap(),
-            &["accuracy"],
-        )
-        .unwrap();
-        m.fit(
-            &x,
-            &y,
-            FitArgs {
-                epochs: 2,
-                batch_size: 8,
-                verbose: 0,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut m = compiled_cnn(true, true);
+        m.fit(&x, &y, quiet(2, 8)).unwrap();
         m.save(dir.join("cnn.keras")).unwrap();
         (vec![x.clone()], vec![m.predict(&x, 8).unwrap()])
     });
@@ -403,17 +404,7 @@ fn keras_loads_models_saved_by_keras_rs() {
             .unwrap()
             .floor()
             .unwrap();
-        m.fit(
-            &x,
-            &y,
-            FitArgs {
-                epochs: 1,
-                batch_size: 3,
-                verbose: 0,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        m.fit(&x, &y, quiet(1, 3)).unwrap();
         m.save(dir.join("lstm_text.keras")).unwrap();
         (vec![x.clone()], vec![m.predict(&x, 8).unwrap()])
     });
@@ -474,13 +465,7 @@ fn write_safetensors(path: &Path, tensors: &std::collections::BTreeMap<String, T
 fn model_checkpoint_saves_the_best_model_atomically_and_it_loads() {
     use keras::callbacks::{shared, ModelCheckpoint};
     let (x, y) = (randn(&[32, 8, 8, 2], 7), labels(32, 8));
-    let mut m = cnn();
-    m.compile(
-        optimizers::get("adam").unwrap(),
-        losses::get("sparse_categorical_crossentropy").unwrap(),
-        &["accuracy"],
-    )
-    .unwrap();
+    let mut m = compiled_cnn(true, true);
     let dir = tmp("ckpt");
     std::fs::create_dir_all(&dir).unwrap();
     let every = shared(ModelCheckpoint::new(dir.join("m-{epoch:02d}.keras").to_string_lossy()).unwrap());
