@@ -94,14 +94,10 @@ impl Archive {
         let opts = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Stored)
             .large_file(self.weights.len() as u64 >= u32::MAX as u64);
-        let json = |v: &Value| serde_json::to_vec(v).unwrap_or_default();
-        for (name, data) in [
-            (METADATA, json(&self.metadata)),
-            (CONFIG, json(&self.config)),
-            (WEIGHTS, Vec::new()),
-        ] {
+        let metadata = serde_json::to_vec(&self.metadata).map_err(|e| err(std::io::Error::from(e).into()))?;
+        let config = serde_json::to_vec(&self.config).map_err(|e| err(std::io::Error::from(e).into()))?;
+        for (name, data) in [(METADATA, &metadata), (CONFIG, &config), (WEIGHTS, &self.weights)] {
             z.start_file(name, opts).map_err(err)?;
-            let data: &[u8] = if name == WEIGHTS { &self.weights } else { &data };
             z.write_all(data).map_err(|e| err(e.into()))?;
         }
         Ok(z.finish().map_err(err)?.into_inner())

@@ -54,7 +54,7 @@ impl LoadedModel {
                 .map_err(|e| invalid(format!("{what}: compile_config: {e}")))?;
             super::build_optimizer_for(&mut model, &store)?;
         }
-        model.state().assign_from(&store, what)?;
+        model.state()?.assign_from(&store, what)?;
         Ok(model)
     }
 
@@ -90,11 +90,8 @@ impl LoadedModel {
         }
     }
 
-    fn state(&mut self) -> ModelState {
-        let compiled = self.compiled_slot().take();
-        let s = ModelState::capture(self.layer(), compiled.as_ref());
-        *self.compiled_slot() = compiled;
-        s
+    fn state(&mut self) -> Result<ModelState> {
+        super::model_state(self)
     }
 
     /// Exports the weights as `.safetensors` (see [`ModelState::export_safetensors`]).
@@ -102,7 +99,7 @@ impl LoadedModel {
     /// # Errors
     /// As [`ModelState::export_safetensors`].
     pub fn export_safetensors(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        self.state().export_safetensors(path)
+        self.state()?.export_safetensors(path)
     }
 
     fn layer(&self) -> &dyn Layer {
@@ -166,7 +163,7 @@ impl LoadedModel {
     /// # Errors
     /// As [`ModelState::save`].
     pub fn save(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        self.state().save(path)
+        self.state()?.save(path)
     }
 
     /// Saves the weights as a `.weights.h5` file.
@@ -174,7 +171,7 @@ impl LoadedModel {
     /// # Errors
     /// As [`ModelState::save_weights`].
     pub fn save_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        self.state().save_weights(path)
+        self.state()?.save_weights(path)
     }
 
     /// Loads a `.weights.h5` file.
