@@ -10,6 +10,7 @@ use crate::Float;
 use keras_backend::op::{BinaryOp, CmpOp};
 use keras_backend::{Error, Layout, Result};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Shape and per-operand strides after merging dimensions that are contiguous in all.
 struct Coalesced<const N: usize> {
@@ -70,6 +71,83 @@ impl<const N: usize> Coalesced<N> {
         }
         bases
     }
+
+    /// Length of the innermost (merged) dimension: one row.
+    fn inner(&self) -> usize {
+        *self.shape.last().unwrap_or(&1)
+    }
+
+    /// Strides of the innermost dimension, per operand.
+    fn inner_strides(&self) -> [isize; N] {
+        std::array::from_fn(|i| *self.strides[i].last().unwrap_or(&0))
+    }
+
+    /// Calls `row(bases, out_row)` for every row of `out` (whose length is the element count),
+    /// in blocks of whole rows that are spread over threads when the output is large. Row
+    /// bases are stepped like an odometer inside a block, so only a block's first row pays
+    /// for divisions.
+    fn for_each_row<U: Send>(&self, out: &mut [U], row: impl Fn([isize; N], &mut [U]) + Sync + Send) {
+        let inner = self.inner();
+        if out.is_empty() || inner == 0 {
+            return;
+        }
+        let outer_dims = self.shape.len() - 1;
+        let block_rows = (BLOCK_ELEMS / inner).max(1);
+        let block = |b: usize, o: &mut [U]| {
+            let first = b * block_rows;
+            let mut bases = self.row_bases(first);
+            let mut idx: Vec<usize> = Vec::with_capacity(outer_dims);
+            let mut r = first;
+            for d in (0..outer_dims).rev() {
+                idx.push(r % self.shape[d]);
+                r /= self.shape[d];
+            }
+            idx.reverse();
+            let rows = o.len() / inner;
+            for (k, o) in o.chunks_mut(inner).enumerate() {
+                row(bases, o);
+                if k + 1 == rows {
+                    break;
+                }
+                // Step to the next row: carry through the outer dimensions.
+                for d in (0..outer_dims).rev() {
+                    idx[d] += 1;
+                    for (i, b) in bases.iter_mut().enumerate() {
+                        *b += self.strides[i][d];
+                    }
+                    if idx[d] < self.shape[d] {
+                        break;
+                    }
+                    for (i, b) in bases.iter_mut().enumerate() {
+                        *b -= self.shape[d] as isize * self.strides[i][d];
+                    }
+                    idx[d] = 0;
+                }
+            }
+        };
+        if out.len() >= PAR_THRESHOLD {
+            out.par_chunks_mut(block_rows * inner)
+                .enumerate()
+                .for_each(|(b, o)| block(b, o));
+        } else {
+            out.chunks_mut(block_rows * inner)
+                .enumerate()
+                .for_each(|(b, o)| block(b, o));
+        }
+    }
+}
+
+/// Elements per block of rows handed to one thread by the strided loops.
+const BLOCK_ELEMS: usize = 1 << 14;
+
+/// A vector of `n` elements whose contents are all written by `fill` before it is read.
+fn filled<U: Copy + Send>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<U>])) -> Vec<U> {
+    let mut out: Vec<U> = Vec::with_capacity(n);
+    fill(&mut out.spare_capacity_mut()[..n]);
+    // SAFETY: `fill` wrote all `n` elements: every caller visits each output row once. (If it
+    // panics instead, the vector is dropped with length 0.)
+    unsafe { out.set_len(n) };
+    out
 }
 
 /// `out[i] = f(a[i], b[i])` over two layouts of one shape.
@@ -83,7 +161,7 @@ pub fn zip_map<A, B, U>(
 where
     A: Copy + Send + Sync,
     B: Copy + Send + Sync,
-    U: Copy + Send + Sync + Default,
+    U: Copy + Send + Sync,
 {
     let n = la.numel();
     if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
@@ -99,34 +177,46 @@ where
         };
     }
     let c = coalesce([la, lb]);
-    let inner = *c.shape.last().unwrap_or(&1);
-    let (sa, sb) = (
-        *c.strides[0].last().unwrap_or(&0),
-        *c.strides[1].last().unwrap_or(&0),
-    );
-    let mut out = vec![U::default(); n];
-    if n == 0 {
-        return out;
-    }
-    let row = |r: usize, o: &mut [U]| {
-        let [ba, bb] = c.row_bases(r);
-        for (j, y) in o.iter_mut().enumerate() {
-            *y = f(
-                a[(ba + j as isize * sa) as usize],
-                b[(bb + j as isize * sb) as usize],
-            );
-        }
-    };
-    if n >= PAR_THRESHOLD {
-        out.par_chunks_mut(inner).enumerate().for_each(|(r, o)| row(r, o));
-    } else {
-        out.chunks_mut(inner).enumerate().for_each(|(r, o)| row(r, o));
-    }
-    out
+    let inner = c.inner() as isize;
+    let [sa, sb] = c.inner_strides();
+    filled(n, |out| {
+        c.for_each_row(out, |[ba, bb], o| {
+            // The common broadcasting patterns get loops over slices, which vectorize.
+            match (sa, sb) {
+                (1, 1) => {
+                    let (x, y) = (
+                        &a[ba as usize..(ba + inner) as usize],
+                        &b[bb as usize..(bb + inner) as usize],
+                    );
+                    for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+                        o.write(f(x, y));
+                    }
+                }
+                (1, 0) => {
+                    let (x, y) = (&a[ba as usize..(ba + inner) as usize], b[bb as usize]);
+                    for (o, &x) in o.iter_mut().zip(x) {
+                        o.write(f(x, y));
+                    }
+                }
+                (0, 1) => {
+                    let (x, y) = (a[ba as usize], &b[bb as usize..(bb + inner) as usize]);
+                    for (o, &y) in o.iter_mut().zip(y) {
+                        o.write(f(x, y));
+                    }
+                }
+                _ => {
+                    for (j, o) in o.iter_mut().enumerate() {
+                        let j = j as isize;
+                        o.write(f(a[(ba + j * sa) as usize], b[(bb + j * sb) as usize]));
+                    }
+                }
+            }
+        })
+    })
 }
 
 /// `out[i] = if c[i] { a[i] } else { b[i] }` over three layouts of one shape.
-pub fn select<T: Copy + Send + Sync + Default>(
+pub fn select<T: Copy + Send + Sync>(
     c: &[bool],
     lc: &Layout,
     a: &[T],
@@ -136,38 +226,22 @@ pub fn select<T: Copy + Send + Sync + Default>(
 ) -> Vec<T> {
     let n = la.numel();
     let co = coalesce([lc, la, lb]);
-    let inner = *co.shape.last().unwrap_or(&1);
-    let s: [isize; 3] = std::array::from_fn(|i| *co.strides[i].last().unwrap_or(&0));
-    let mut out = vec![T::default(); n];
-    if n == 0 {
-        return out;
-    }
-    let row = |r: usize, o: &mut [T]| {
-        let [bc, ba, bb] = co.row_bases(r);
-        for (j, y) in o.iter_mut().enumerate() {
-            let j = j as isize;
-            *y = if c[(bc + j * s[0]) as usize] {
-                a[(ba + j * s[1]) as usize]
-            } else {
-                b[(bb + j * s[2]) as usize]
-            };
-        }
-    };
-    if n >= PAR_THRESHOLD {
-        out.par_chunks_mut(inner).enumerate().for_each(|(r, o)| row(r, o));
-    } else {
-        out.chunks_mut(inner).enumerate().for_each(|(r, o)| row(r, o));
-    }
-    out
+    let s = co.inner_strides();
+    filled(n, |out| {
+        co.for_each_row(out, |[bc, ba, bb], o| {
+            for (j, y) in o.iter_mut().enumerate() {
+                let j = j as isize;
+                y.write(if c[(bc + j * s[0]) as usize] {
+                    a[(ba + j * s[1]) as usize]
+                } else {
+                    b[(bb + j * s[2]) as usize]
+                });
+            }
+        })
+    })
 }
 
-fn float_binary<T: Float + Default>(
-    op: BinaryOp,
-    a: &[T],
-    la: &Layout,
-    b: &[T],
-    lb: &Layout,
-) -> Option<Vec<T>> {
+fn float_binary<T: Float>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Option<Vec<T>> {
     use BinaryOp::*;
     Some(match op {
         Add => zip_map(a, la, b, lb, |x, y| x + y),
@@ -321,4 +395,74 @@ pub fn where_cond(
         });
     }
     Ok(crate::map_storage!(a, x => go(c, lc, x, la, b, lb)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `zip_map` and `select` against element-by-element addressing through
+    /// `Layout::offsets`, on broadcast, permuted, sliced and flipped layouts large enough to
+    /// run in several blocks on several threads (so the row odometer carries across blocks).
+    #[test]
+    fn strided_loops_match_elementwise_addressing() {
+        let base: Vec<f32> = (0..200_000).map(|i| (i % 9973) as f32 * 0.5 - 7.0).collect();
+        let flags: Vec<bool> = (0..200_000).map(|i| i % 3 == 0).collect();
+        let shape = [6usize, 17, 19, 32];
+        let full = Layout::contiguous(&shape);
+        let cases: Vec<(Layout, Layout)> = vec![
+            // Per-channel vector over NHWC (a bias or a batch-norm scale).
+            (
+                full.clone(),
+                Layout::contiguous(&[32]).broadcast_to(&shape).unwrap(),
+            ),
+            // The other way round, and a per-row column.
+            (
+                Layout::contiguous(&[32]).broadcast_to(&shape).unwrap(),
+                full.clone(),
+            ),
+            (
+                full.clone(),
+                Layout::contiguous(&[6, 17, 19, 1]).broadcast_to(&shape).unwrap(),
+            ),
+            // A transposed operand, a flipped one, and a sliced one with an offset.
+            (
+                Layout::contiguous(&[6, 19, 17, 32])
+                    .permute(&[0, 2, 1, 3])
+                    .unwrap(),
+                Layout::contiguous(&shape).flip(2),
+            ),
+            (
+                Layout::contiguous(&[6, 17, 19, 40]).slice(3, 5, 37, 1).unwrap(),
+                Layout::contiguous(&[1, 17, 1, 32]).broadcast_to(&shape).unwrap(),
+            ),
+            // A scalar against a transposed operand.
+            (
+                Layout::contiguous(&[]).broadcast_to(&shape).unwrap(),
+                Layout::contiguous(&[32, 19, 17, 6])
+                    .permute(&[3, 2, 1, 0])
+                    .unwrap(),
+            ),
+        ];
+        for (k, (la, lb)) in cases.iter().enumerate() {
+            let got = zip_map(&base, la, &base, lb, |x, y| x * 3.0 - y);
+            let want: Vec<f32> = la
+                .offsets()
+                .iter()
+                .zip(lb.offsets())
+                .map(|(&i, j)| base[i] * 3.0 - base[j])
+                .collect();
+            assert_eq!(got, want, "zip_map case {k}");
+            let lc = Layout::contiguous(&shape).flip(1);
+            let got = select(&flags, &lc, &base, la, &base, lb);
+            let want: Vec<f32> = lc
+                .offsets()
+                .iter()
+                .zip(la.offsets())
+                .zip(lb.offsets())
+                .map(|((&c, i), j)| if flags[c] { base[i] } else { base[j] })
+                .collect();
+            assert_eq!(got, want, "select case {k}");
+        }
+    }
 }

@@ -194,25 +194,43 @@ impl Geom {
                 col_stride: 1,
             };
         }
-        col.clear();
-        col.resize(p * self.kk, T::zero());
+        if p * self.kk == 0 {
+            return MatRef::row_major(&col[..0], p, self.kk);
+        }
+        // Every element is written below (zeros where a window hangs over the padding), so
+        // the buffer is only grown, never cleared.
+        if col.len() < p * self.kk {
+            col.resize(p * self.kk, T::zero());
+        }
         let cg = self.cg;
-        for (pix, row) in col.chunks_exact_mut(self.kk.max(1)).enumerate().take(p) {
+        // With unit stride and dilation along W and the whole channel range (one group), the
+        // `kw` taps of a kernel row are one contiguous run of `kw * cin` input elements.
+        let runs = self.sw == 1 && self.dw == 1 && cg == self.cin;
+        for (pix, row) in col[..p * self.kk].chunks_exact_mut(self.kk.max(1)).enumerate() {
             let (oy, ox) = (r0 + pix / self.ow, pix % self.ow);
-            for ki in 0..self.kh {
-                let iy = Self::src(oy, ki, self.sh, self.dh, self.pt, self.h);
-                for kj in 0..self.kw {
-                    let dst = &mut row[(ki * self.kw + kj) * cg..][..cg];
-                    let ix = Self::src(ox, kj, self.sw, self.dw, self.pl, self.w);
-                    if let (Some(iy), Some(ix)) = (iy, ix) {
-                        let s = ((n * self.h + iy) * self.w + ix) * self.cin + g * cg;
-                        dst.copy_from_slice(&x[s..s + cg]);
+            for (ki, taps) in row.chunks_exact_mut(self.kw * cg).enumerate() {
+                let Some(iy) = Self::src(oy, ki, self.sh, self.dh, self.pt, self.h) else {
+                    taps.fill(T::zero());
+                    continue;
+                };
+                let line = (n * self.h + iy) * self.w;
+                if runs && ox >= self.pl && ox - self.pl + self.kw <= self.w {
+                    let s = (line + ox - self.pl) * self.cin;
+                    taps.copy_from_slice(&x[s..s + self.kw * cg]);
+                    continue;
+                }
+                for (kj, dst) in taps.chunks_exact_mut(cg).enumerate() {
+                    match Self::src(ox, kj, self.sw, self.dw, self.pl, self.w) {
+                        Some(ix) => {
+                            let s = (line + ix) * self.cin + g * cg;
+                            dst.copy_from_slice(&x[s..s + cg]);
+                        }
+                        None => dst.fill(T::zero()),
                     }
-                    // else: stays zero (padding)
                 }
             }
         }
-        MatRef::row_major(col, p, self.kk)
+        MatRef::row_major(&col[..p * self.kk], p, self.kk)
     }
 
     /// `dx_img += col2im(dcol)` for the tile starting at output row `r0` of one image and
@@ -390,8 +408,11 @@ pub fn conv2d_backward_input<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T]) -> R
                         par,
                     )?;
                 } else {
-                    dcol.clear();
-                    dcol.resize(pix * g.kk, T::zero());
+                    // The GEMM overwrites every element: grow the buffer, never clear it.
+                    if dcol.len() < pix * g.kk {
+                        dcol.resize(pix * g.kk, T::zero());
+                    }
+                    let dcol = &mut dcol[..pix * g.kk];
                     gemm_strided(a, b, dcol, 0, g.kk, T::one(), false, par)?;
                     g.col2im_add(dcol, dx_img, r0, grp);
                 }

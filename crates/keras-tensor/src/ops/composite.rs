@@ -189,23 +189,6 @@ impl Tensor {
         Ok(y)
     }
 
-    /// Batch normalization with batch statistics over every axis but the last: returns the
-    /// normalized output and the batch mean and (biased) variance, shaped `(C,)`.
-    ///
-    /// # Errors
-    /// When `gamma`/`beta` do not match the channel count.
-    pub fn batch_norm_train(
-        &self,
-        gamma: Option<&Tensor>,
-        beta: Option<&Tensor>,
-        epsilon: f64,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
-        let axes: Vec<isize> = (0..self.rank() as isize - 1).collect();
-        let (mean, var) = self.moments(&axes, false)?;
-        let y = self.batch_norm_inference(&mean, &var, gamma, beta, epsilon)?;
-        Ok((y, mean, var))
-    }
-
     /// Batch normalization with given statistics: `(x - mean) / sqrt(var + eps) * gamma + beta`.
     ///
     /// # Errors
@@ -222,11 +205,13 @@ impl Tensor {
         if let Some(g) = gamma {
             scale = scale.mul(g)?;
         }
-        let mut y = self.sub(mean)?.mul(&scale)?;
+        // x * scale + (beta - mean * scale): the statistics are per channel, so only two
+        // passes touch the full-size tensor.
+        let mut shift = mean.mul(&scale)?.neg()?;
         if let Some(b) = beta {
-            y = y.add(b)?;
+            shift = shift.add(b)?;
         }
-        Ok(y)
+        self.mul(&scale)?.add(&shift)
     }
 }
 

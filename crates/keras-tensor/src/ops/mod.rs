@@ -8,6 +8,7 @@ pub mod index;
 pub mod matmul;
 pub mod misc;
 pub mod movement;
+pub mod norm;
 pub mod pool;
 pub mod random;
 pub mod reduce;

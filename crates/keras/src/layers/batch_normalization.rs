@@ -370,18 +370,28 @@ impl Layer for BatchNormalization {
         let prep = |v: &Variable| Self::broadcast(&v.value().cast(dt)?, a, rank);
         let gamma = self.gamma.as_ref().map(prep).transpose()?;
         let beta = self.beta.as_ref().map(prep).transpose()?;
-        let (mean, var) = if training && self.trainable {
-            let axes: Vec<isize> = (0..rank as isize).filter(|&i| i != a as isize).collect();
-            let (mean, var) = x.moments(&axes, false)?;
+        let update_moving = |mean: &Tensor, var: &Tensor| {
             no_grad(|| -> Result<()> {
                 let m = self.momentum;
-                for (moving, batch) in [(mm, &mean), (mv, &var)] {
+                for (moving, batch) in [(mm, mean), (mv, var)] {
                     let old = moving.value().detach();
                     let b = batch.detach().cast(old.dtype())?;
                     moving.assign(&old.mul_scalar(m)?.add(&b.mul_scalar(1.0 - m)?)?)?;
                 }
                 Ok(())
-            })?;
+            })
+        };
+        let (mean, var) = if training && self.trainable {
+            if a + 1 == rank {
+                // Channels last: the fused kernel (statistics, output and gradients in a
+                // few passes).
+                let (y, mean, var) = x.batch_norm_train(gamma.as_ref(), beta.as_ref(), self.epsilon)?;
+                update_moving(&mean, &var)?;
+                return Ok(y);
+            }
+            let axes: Vec<isize> = (0..rank as isize).filter(|&i| i != a as isize).collect();
+            let (mean, var) = x.moments(&axes, false)?;
+            update_moving(&mean, &var)?;
             (mean, var)
         } else {
             (mm.value().cast(dt)?, mv.value().cast(dt)?)

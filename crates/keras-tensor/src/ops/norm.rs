@@ -1,0 +1,191 @@
+//! Batch normalization with batch statistics: one fused op (forward and gradient rule) over
+//! the `keras_cpu::norm` kernels, instead of the composite of moments and elementwise ops,
+//! which costs a dozen passes over the activations of a training step.
+
+use crate::Tensor;
+use keras_backend::{DType, Error, Result};
+use keras_cpu::{Float, StorageElement};
+
+impl Tensor {
+    /// Batch normalization with batch statistics over every axis but the last: returns the
+    /// normalized output `(x - mean) / sqrt(var + epsilon) * gamma + beta` and the batch mean
+    /// and (biased) variance, shaped `(C,)`. All three are differentiable (the gradient of the
+    /// output includes the path through the statistics).
+    ///
+    /// ```
+    /// use keras_tensor::Tensor;
+    /// let x = Tensor::new(&[1.0f32, 10.0, 3.0, 20.0], &[2, 2])?;
+    /// let (y, mean, var) = x.batch_norm_train(None, None, 0.0)?;
+    /// assert_eq!(y.to_vec::<f32>()?, vec![-1.0, -1.0, 1.0, 1.0]);
+    /// assert_eq!((mean.to_vec::<f32>()?, var.to_vec::<f32>()?), (vec![2.0, 15.0], vec![1.0, 25.0]));
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the input is a scalar or `gamma`/`beta` are not shaped `(C,)`.
+    pub fn batch_norm_train(
+        &self,
+        gamma: Option<&Tensor>,
+        beta: Option<&Tensor>,
+        epsilon: f64,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        const OP: &str = "batch_norm_train";
+        let Some(&c) = self.shape().last() else {
+            return Err(Error::BadShape {
+                op: OP,
+                shape: vec![],
+                msg: "batch normalization needs at least one axis (the channels)".into(),
+            });
+        };
+        for (name, t) in [("gamma", gamma), ("beta", beta)] {
+            if let Some(t) = t {
+                if t.shape() != [c] {
+                    return Err(Error::BadShape {
+                        op: OP,
+                        shape: t.shape().to_vec(),
+                        msg: format!(
+                            "{name} must have shape [{c}] (the channels of {:?})",
+                            self.shape()
+                        ),
+                    });
+                }
+            }
+        }
+        match self.dtype() {
+            DType::F32 => fused::<f32>(self, gamma, beta, epsilon),
+            DType::F64 => fused::<f64>(self, gamma, beta, epsilon),
+            DType::F16 | DType::BF16 => {
+                let wide = |t: Option<&Tensor>| t.map(|t| t.cast(DType::F32)).transpose();
+                let (g, b) = (wide(gamma)?, wide(beta)?);
+                let (y, m, v) = fused::<f32>(&self.cast(DType::F32)?, g.as_ref(), b.as_ref(), epsilon)?;
+                let dt = self.dtype();
+                Ok((y.cast(dt)?, m.cast(dt)?, v.cast(dt)?))
+            }
+            dt => Err(Error::UnsupportedDType {
+                op: OP,
+                dtype: dt,
+                hint: "batch normalization needs a float tensor",
+            }),
+        }
+    }
+}
+
+/// The contiguous elements of `t` as `T` (a copy only when `t` is a strided view).
+fn values<T: Float + StorageElement>(t: &Tensor) -> Result<Vec<T>> {
+    t.cast(T::DTYPE)?.to_vec::<T>()
+}
+
+fn fused<T: Float + StorageElement>(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    epsilon: f64,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let shape = x.shape().to_vec();
+    let c = *shape.last().unwrap_or(&1);
+    let rows = x.numel() / c.max(1);
+    let xs = x.storage().cpu().contiguous(x.layout());
+    let xv = T::slice(&xs).ok_or_else(|| Error::InvalidArgument {
+        op: "batch_norm_train",
+        msg: "storage dtype differs from the tensor's".into(),
+    })?;
+    let (mean, var) = keras_cpu::norm::batch_norm_stats(xv, c);
+    let rstd: Vec<T> = var
+        .iter()
+        .map(|&v| T::one() / (v + T::of(epsilon)).sqrt())
+        .collect();
+    let g = gamma.map(values::<T>).transpose()?;
+    let b = beta.map(values::<T>).transpose()?;
+    let scale: Vec<T> = (0..c)
+        .map(|j| rstd[j] * g.as_ref().map_or(T::one(), |g| g[j]))
+        .collect();
+    let shift: Vec<T> = (0..c)
+        .map(|j| b.as_ref().map_or(T::zero(), |b| b[j]) - mean[j] * scale[j])
+        .collect();
+    let y = keras_cpu::norm::batch_norm_apply(xv, c, &scale, &shift);
+    drop(xs);
+    let mean_t = Tensor::from_cpu(T::wrap(mean.clone()), &[c]);
+    let var_t = Tensor::from_cpu(T::wrap(var), &[c]);
+
+    // Output: gradients for x (through the statistics too), gamma and beta.
+    let mut inputs = vec![x];
+    inputs.extend(gamma);
+    inputs.extend(beta);
+    let (xk, has_gamma, has_beta) = (x.clone(), gamma.is_some(), beta.is_some());
+    let (mean_k, shape_k) = (mean.clone(), shape.clone());
+    let y = Tensor::from_cpu(T::wrap(y), &shape).record("batch_norm_train", &inputs, move |dy| {
+        let xs = xk.storage().cpu().contiguous(xk.layout());
+        let xv = T::slice(&xs).ok_or_else(|| Error::InvalidArgument {
+            op: "batch_norm_train",
+            msg: "storage dtype differs from the tensor's".into(),
+        })?;
+        let dyv = values::<T>(dy)?;
+        let (dx, dg, db) = keras_cpu::norm::batch_norm_backward(xv, &dyv, c, &mean_k, &rstd, g.as_deref());
+        let mut grads = vec![Some(Tensor::from_cpu(T::wrap(dx), &shape_k))];
+        if has_gamma {
+            grads.push(Some(Tensor::from_cpu(T::wrap(dg), &[c])));
+        }
+        if has_beta {
+            grads.push(Some(Tensor::from_cpu(T::wrap(db), &[c])));
+        }
+        Ok(grads)
+    });
+
+    // The statistics, for callers that differentiate through them: d mean / dx = 1/rows,
+    // d var / dx = 2 (x - mean) / rows.
+    let n = rows.max(1) as f64;
+    let mean_out = mean_t.clone().record("batch_norm_mean", &[x], move |g| {
+        Ok(vec![Some(g.div_scalar(n)?.broadcast_to(&shape)?.contiguous()?)])
+    });
+    let xk = x.clone();
+    let var_out = var_t.record("batch_norm_var", &[x], move |g| {
+        let centered = xk.sub(&mean_t)?;
+        Ok(vec![Some(centered.mul(&g.mul_scalar(2.0 / n)?)?)])
+    });
+    Ok((y, mean_out, var_out))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{check_grad, randn};
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let (x, g, b) = (randn(&[4, 2, 3], 4), randn(&[3], 5), randn(&[3], 6));
+        check_grad("batch_norm", &[&x, &g, &b], |t| {
+            Ok(t[0].batch_norm_train(Some(&t[1]), Some(&t[2]), 1e-3)?.0)
+        });
+        check_grad("batch_norm_no_affine", &[&x], |t| {
+            Ok(t[0].batch_norm_train(None, None, 1e-3)?.0)
+        });
+        // Through the statistics, as a caller that uses them in a loss would.
+        check_grad("batch_norm_stats", &[&x], |t| {
+            let (y, m, v) = t[0].batch_norm_train(None, None, 1e-3)?;
+            y.sum_all()?.add(&m.mul(&v)?.sum_all()?)
+        });
+    }
+
+    #[test]
+    fn matches_the_composite_formula() {
+        let x = randn(&[5, 3, 4, 6], 7).cast(keras_backend::DType::F32).unwrap();
+        let g = randn(&[6], 8).cast(keras_backend::DType::F32).unwrap();
+        let b = randn(&[6], 9).cast(keras_backend::DType::F32).unwrap();
+        let (y, m, v) = x.batch_norm_train(Some(&g), Some(&b), 1e-3).unwrap();
+        let (m2, v2) = x.moments(&[0, 1, 2], false).unwrap();
+        let y2 = x
+            .batch_norm_inference(&m2, &v2, Some(&g), Some(&b), 1e-3)
+            .unwrap();
+        for (a, b) in [(y, y2), (m, m2), (v, v2)] {
+            let d = a
+                .sub(&b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max(&[], false)
+                .unwrap()
+                .item()
+                .unwrap();
+            assert!(d < 1e-5, "{d}");
+        }
+    }
+}
