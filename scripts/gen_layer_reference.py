@@ -19,6 +19,9 @@ Writes two files into ``crates/keras/tests/data/``:
   <case>/weight/<i>       the i-th weight, in Keras's ``layer.weights`` order
   <case>/output           y
   <case>/cotangent        the cotangent c (d sum(y * c) / d y = c)
+  <case>/extra_output/<i> output i >= 1 of a layer with several outputs (an RNN with
+                          return_state); the objective then sums over all outputs
+  <case>/extra_cotangent/<i>  its cotangent
   <case>/grad_input/<i>   d sum(y * c) / d input i (float inputs only; absent for int ones)
   <case>/grad_weight/<i>  d sum(y * c) / d trainable weight i, in ``trainable_weights`` order
   <case>/state_after/<i>  non-trainable weight i (``non_trainable_weights`` order) after a
@@ -27,7 +30,10 @@ Writes two files into ``crates/keras/tests/data/``:
 ``layers.json``: {"cases": [{"name", "class_name", "config" (the full ``get_config()``),
   "input_shapes" (with the batch), "input_dtypes", "training", "seed", "n_weights",
   "n_trainable", "weight_names", "trainable_weight_names", "non_trainable_weight_names",
-  "output_shape", "state_after" (bool)}], "keras_version", "jax_version"}
+  "output_shape", "n_outputs", "output_shapes", "state_after" (bool), "call_kwargs" (only
+  when the case has some), "cancelling_grad_weights" (trainable weights whose gradient is
+  exactly zero in exact arithmetic: only rounding noise is stored)}],
+  "keras_version", "jax_version"}
 """
 
 import argparse
@@ -57,7 +63,10 @@ F32 = np.float32
 
 # ---------------------------------------------------------------------------------------
 # Cases: (name, class, config kwargs, input shapes with the batch, training, options).
-# options: {"int": (dtype, high)} draws integer inputs in [0, high).
+# options: {"int": (dtype, high)} draws integer inputs in [0, high); "scale" multiplies float
+# inputs; "positional": the inputs are separate call arguments (MultiHeadAttention's
+# layer(query, value, key)), not one list; "call_kwargs": extra call arguments
+# (use_causal_mask, return_attention_scores), recorded in the case's JSON.
 # ---------------------------------------------------------------------------------------
 CASES = []
 
@@ -271,6 +280,112 @@ def add_cases():
     case("embedding_repeat_idx", "Embedding", {"input_dim": 3, "output_dim": 2}, (3, 4),
          int=("int32", 3))
 
+    # Recurrent layers (return_state cases have several outputs)
+    for cls, p in (("SimpleRNN", "simple_rnn"), ("GRU", "gru"), ("LSTM", "lstm")):
+        case(p, cls, {"units": 4}, (2, 5, 3))
+        case(f"{p}_seq", cls, {"units": 3, "return_sequences": True}, (2, 4, 3))
+        case(f"{p}_seq_backwards", cls, {"units": 3, "return_sequences": True,
+                                         "go_backwards": True}, (2, 4, 2))
+        case(f"{p}_backwards", cls, {"units": 2, "go_backwards": True}, (3, 4, 2))
+        case(f"{p}_state", cls, {"units": 3, "return_state": True}, (2, 4, 2))
+        case(f"{p}_seq_state_backwards", cls, {"units": 2, "return_sequences": True,
+                                               "return_state": True, "go_backwards": True},
+             (2, 3, 3))
+        case(f"{p}_nobias", cls, {"units": 3, "use_bias": False}, (2, 4, 2))
+        case(f"{p}_dropout_infer", cls, {"units": 3, "dropout": 0.5,
+                                         "recurrent_dropout": 0.5}, (2, 3, 2))
+    case("simple_rnn_relu_seq", "SimpleRNN", {"units": 3, "activation": "relu",
+                                              "return_sequences": True}, (2, 4, 3))
+    case("gru_reset_before", "GRU", {"units": 4, "reset_after": False}, (2, 5, 3))
+    case("gru_reset_before_seq_backwards", "GRU", {"units": 3, "reset_after": False,
+                                                   "return_sequences": True,
+                                                   "go_backwards": True}, (2, 4, 2))
+    case("gru_reset_before_state", "GRU", {"units": 3, "reset_after": False,
+                                           "return_sequences": True, "return_state": True},
+         (2, 4, 2))
+    case("gru_reset_before_nobias", "GRU", {"units": 3, "reset_after": False,
+                                            "use_bias": False}, (2, 4, 2))
+    case("gru_hard_sigmoid", "GRU", {"units": 3, "recurrent_activation": "hard_sigmoid",
+                                     "return_sequences": True}, (2, 4, 2))
+    case("lstm_no_forget_bias", "LSTM", {"units": 3, "unit_forget_bias": False}, (2, 4, 2))
+
+    # Wrappers: a nested layer is written sub("Class", {config}) and built in run_case.
+    case("bidir_lstm", "Bidirectional", {"layer": sub("LSTM", {"units": 3})}, (2, 4, 2))
+    case("bidir_gru_seq_sum", "Bidirectional",
+         {"layer": sub("GRU", {"units": 3, "return_sequences": True}), "merge_mode": "sum"},
+         (2, 4, 3))
+    case("bidir_simple_rnn_seq_mul", "Bidirectional",
+         {"layer": sub("SimpleRNN", {"units": 2, "return_sequences": True}), "merge_mode": "mul"},
+         (2, 3, 2))
+    case("bidir_lstm_seq_ave", "Bidirectional",
+         {"layer": sub("LSTM", {"units": 2, "return_sequences": True}), "merge_mode": "ave"},
+         (2, 4, 2))
+    case("bidir_lstm_seq_state_none", "Bidirectional",
+         {"layer": sub("LSTM", {"units": 2, "return_sequences": True, "return_state": True}),
+          "merge_mode": None}, (2, 3, 2))
+    case("bidir_gru_state", "Bidirectional",
+         {"layer": sub("GRU", {"units": 2, "return_state": True})}, (2, 4, 3))
+    case("bidir_lstm_backward_layer", "Bidirectional",
+         {"layer": sub("LSTM", {"units": 3, "return_sequences": True}),
+          "backward_layer": sub("LSTM", {"units": 3, "return_sequences": True,
+                                         "go_backwards": True, "activation": "softsign"})},
+         (2, 4, 2))
+    case("td_dense", "TimeDistributed", {"layer": sub("Dense", {"units": 3})}, (2, 4, 5))
+    case("td_dense_4d_tanh", "TimeDistributed",
+         {"layer": sub("Dense", {"units": 2, "activation": "tanh"})}, (2, 3, 2, 4))
+    case("td_conv2d", "TimeDistributed", {"layer": sub("Conv2D", {"filters": 2, "kernel_size": 3})},
+         (2, 3, 5, 4, 2))
+    case("td_lstm", "TimeDistributed", {"layer": sub("LSTM", {"units": 2})}, (2, 3, 4, 2))
+
+    # Attention (inputs [query, value(, key)])
+    case("attention_dot", "Attention", {}, [(2, 3, 4), (2, 5, 4)])
+    case("attention_dot_key", "Attention", {}, [(2, 3, 4), (2, 5, 3), (2, 5, 4)])
+    case("attention_scale", "Attention", {"use_scale": True}, [(2, 3, 4), (2, 5, 4)])
+    case("attention_concat", "Attention", {"score_mode": "concat"}, [(2, 3, 4), (2, 5, 4)])
+    case("attention_concat_scale_key", "Attention", {"score_mode": "concat", "use_scale": True},
+         [(2, 3, 4), (2, 5, 2), (2, 5, 4)])
+    case("attention_causal", "Attention", {}, [(2, 4, 3), (2, 4, 3)],
+         call_kwargs={"use_causal_mask": True})
+    case("attention_scores", "Attention", {"use_scale": True}, [(2, 3, 4), (2, 5, 4)],
+         call_kwargs={"return_attention_scores": True})
+    case("attention_dropout_infer", "Attention", {"dropout": 0.5}, [(2, 3, 4), (2, 5, 4)])
+
+    # MultiHeadAttention (called as layer(query, value(, key)))
+    mha = dict(positional=True)
+    case("mha", "MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, [(2, 4, 6), (2, 5, 6)], **mha)
+    case("mha_key_out", "MultiHeadAttention",
+         {"num_heads": 2, "key_dim": 3, "output_shape": 5},
+         [(2, 4, 6), (2, 5, 7), (2, 5, 3)], **mha)
+    # value_dim != key_dim: Keras's fused JAX path cannot take it; the scores path can.
+    case("mha_value_dim_scores", "MultiHeadAttention",
+         {"num_heads": 2, "key_dim": 3, "value_dim": 4},
+         [(2, 4, 6), (2, 5, 7), (2, 5, 3)], call_kwargs={"return_attention_scores": True}, **mha)
+    case("mha_nobias_1head", "MultiHeadAttention", {"num_heads": 1, "key_dim": 4, "use_bias": False},
+         [(2, 3, 5), (2, 4, 5)], **mha)
+    case("mha_causal", "MultiHeadAttention", {"num_heads": 2, "key_dim": 2}, [(2, 4, 3), (2, 4, 3)],
+         call_kwargs={"use_causal_mask": True}, **mha)
+    case("mha_scores", "MultiHeadAttention", {"num_heads": 3, "key_dim": 2},
+         [(2, 3, 4), (2, 5, 4)], call_kwargs={"return_attention_scores": True}, **mha)
+    case("mha_rank4", "MultiHeadAttention", {"num_heads": 2, "key_dim": 2},
+         [(2, 2, 3, 4), (2, 3, 2, 5)], **mha)
+    case("mha_output_shape_2d", "MultiHeadAttention",
+         {"num_heads": 2, "key_dim": 2, "output_shape": (2, 3)}, [(2, 3, 4), (2, 4, 4)], **mha)
+    case("mha_dropout_infer", "MultiHeadAttention", {"num_heads": 2, "key_dim": 3, "dropout": 0.3},
+         [(2, 3, 4), (2, 4, 4)], **mha)
+
+
+def sub(cls, config):
+    """A nested layer (a wrapper's argument) in a case's config, built by run_case."""
+    return {"__layer__": cls, "config": dict(config)}
+
+
+def materialize(config):
+    """The case config with every sub() replaced by the layer instance (named after its key,
+    so configs do not depend on Keras's global name counters)."""
+    return {k: getattr(keras.layers, v["__layer__"])(**{"name": k, **v["config"]})
+            if isinstance(v, dict) and "__layer__" in v else v
+            for k, v in config.items()}
+
 
 # ---------------------------------------------------------------------------------------
 
@@ -313,10 +428,15 @@ def to_jsonable(o):
 def run_case(name, cls, config, shapes, training, opts):
     seed = zlib.crc32(name.encode())
     rng = np.random.default_rng(seed)
-    layer = getattr(keras.layers, cls)(name=name, **config)
+    layer = getattr(keras.layers, cls)(name=name, **materialize(config))
+    positional = opts.get("positional", False)
+    call_kwargs = opts.get("call_kwargs", {})
     multi = len(shapes) > 1 or cls in ("Add", "Subtract", "Multiply", "Average", "Maximum",
                                        "Minimum", "Concatenate", "Dot")
-    layer.build(list(shapes) if multi else shapes[0])
+    if positional:
+        layer.build(*shapes)
+    else:
+        layer.build(list(shapes) if multi else shapes[0])
 
     for w in layer.weights:
         w.assign(weight_value(rng, layer, w))
@@ -335,7 +455,7 @@ def run_case(name, cls, config, shapes, training, opts):
 
     tv = [jnp.asarray(v.value) for v in layer.trainable_variables]
     ntv = [jnp.asarray(v.value) for v in layer.non_trainable_variables]
-    kwargs = {}
+    kwargs = dict(call_kwargs)
     if "training" in inspect.signature(layer.call).parameters:
         kwargs["training"] = training
     elif training:
@@ -345,18 +465,23 @@ def run_case(name, cls, config, shapes, training, opts):
         xs = [jnp.asarray(x) for x in inputs]
         for i, fx in zip(float_idx, float_inputs):
             xs[i] = fx
-        arg = xs if multi else xs[0]
-        y, new_ntv = layer.stateless_call(tvars, ntv, arg, **kwargs)
+        args = xs if positional else [xs if multi else xs[0]]
+        y, new_ntv = layer.stateless_call(tvars, ntv, *args, **kwargs)
         return y, new_ntv
 
     float_in = [jnp.asarray(inputs[i]) for i in float_idx]
     y, new_ntv = forward(float_in, tv)
-    y = np.asarray(y)
-    ct = rng.normal(size=y.shape).astype(F32)
+    # Several outputs (a recurrent layer with return_state): the first is `output`, the
+    # others `extra_output/<i>`, each with its own cotangent.
+    ys = [np.asarray(o) for o in y] if isinstance(y, (list, tuple)) else [np.asarray(y)]
+    y = ys[0]
+    cts = [rng.normal(size=o.shape).astype(F32) for o in ys]
+    ct = cts[0]
 
     def objective(float_inputs, tvars):
         out, _ = forward(float_inputs, tvars)
-        return jnp.sum(out * jnp.asarray(ct))
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        return sum(jnp.sum(o * jnp.asarray(c)) for o, c in zip(outs, cts))
 
     g_in, g_w = jax.grad(objective, argnums=(0, 1))(float_in, tv)
     # Guard against degenerate draws (e.g. a ReLU output that is all zeros).
@@ -370,6 +495,9 @@ def run_case(name, cls, config, shapes, training, opts):
         put(f"{name}/weight/{i}", np.asarray(w.value))
     put(f"{name}/output", y)
     put(f"{name}/cotangent", ct)
+    for i in range(1, len(ys)):
+        put(f"{name}/extra_output/{i}", ys[i])
+        put(f"{name}/extra_cotangent/{i}", cts[i])
     for i, g in zip(float_idx, g_in):
         put(f"{name}/grad_input/{i}", g)
     for i, g in enumerate(g_w):
@@ -384,6 +512,14 @@ def run_case(name, cls, config, shapes, training, opts):
         for i, w in enumerate(nt_weights):
             put(f"{name}/state_after/{i}", np.asarray(by_id[id(w)]))
         state_after = True
+
+    # MultiHeadAttention's key bias adds the same amount to every score of a row, which the
+    # softmax ignores: its gradient is exactly zero, and float32 leaves only rounding noise
+    # (of either sign, ~1e-7). The test checks those against the case's gradient scale.
+    cancelling = []
+    if cls == "MultiHeadAttention":
+        cancelling = [i for i, w in enumerate(layer.trainable_weights)
+                      if w.path.endswith("key/bias")]
 
     config_out = json.loads(json.dumps(layer.get_config(), default=to_jsonable))
     return {
@@ -400,7 +536,11 @@ def run_case(name, cls, config, shapes, training, opts):
         "trainable_weight_names": [w.path.split("/")[-1] for w in layer.trainable_weights],
         "non_trainable_weight_names": [w.path.split("/")[-1] for w in nt_weights],
         "output_shape": list(y.shape),
+        "n_outputs": len(ys),
+        "output_shapes": [list(o.shape) for o in ys],
         "state_after": state_after,
+        **({"call_kwargs": call_kwargs} if call_kwargs else {}),
+        **({"cancelling_grad_weights": cancelling} if cancelling else {}),
     }
 
 

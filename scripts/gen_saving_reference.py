@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`.keras` files saved by real Keras 3, for keras-rs's loading tests.
 
-Keras (JAX backend) builds, trains a little and saves four models, and records inputs and
+Keras (JAX backend) builds, trains a little and saves five models, and records inputs and
 Keras's own predictions for them:
 
 * ``seq_cnn``: a Sequential CNN with Conv2D, BatchNormalization (trained, so its moving
@@ -10,6 +10,8 @@ Keras's own predictions for them:
 * ``functional``: two inputs, two outputs, a Dense layer shared by both branches and a skip
   connection (Add), compiled with one loss per output.
 * ``lstm_text``: Embedding + LSTM + Dense, the text model of the issue.
+* ``rnn_text``: Embedding + GRU (read backwards) + GRU (``reset_after=False``) + SimpleRNN
+  + Dense.
 * ``adam_midtrain``: a small MLP saved after a few Adam steps; the record also holds one more
   batch and Keras's weights after one more ``train_on_batch`` on it, so a loader that restores
   the optimizer state exactly reproduces that step.
@@ -126,6 +128,25 @@ def lstm_text():
     record("lstm_text", [rng.integers(0, 50, (3, 12)).astype(np.int32)], m)
 
 
+def rnn_text():
+    keras.utils.set_random_seed(5)
+    m = keras.Sequential(
+        [
+            keras.Input((10,), dtype="int32"),
+            layers.Embedding(40, 6),
+            layers.GRU(5, return_sequences=True, go_backwards=True),
+            layers.GRU(4, return_sequences=True, reset_after=False),
+            layers.SimpleRNN(3),
+            layers.Dense(1, activation="sigmoid"),
+        ],
+        name="rnn_text",
+    )
+    m.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    x = rng.integers(0, 40, (16, 10)).astype(np.int32)
+    m.fit(x, rng.integers(0, 2, (16, 1)), epochs=1, verbose=0)
+    record("rnn_text", [rng.integers(0, 40, (3, 10)).astype(np.int32)], m)
+
+
 def adam_midtrain():
     keras.utils.set_random_seed(4)
     m = keras.Sequential(
@@ -151,8 +172,9 @@ def main():
     functional()
     lstm_text()
     adam_midtrain()
+    rnn_text()
     save_file(dict(sorted(ref.items())), os.path.join(OUT_DIR, "reference.safetensors"))
-    print(f"wrote {len(ref)} arrays and 4 models to {OUT_DIR} (keras {keras.__version__})")
+    print(f"wrote {len(ref)} arrays and 5 models to {OUT_DIR} (keras {keras.__version__})")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 //! `.keras` files both ways with real Keras 3.
 //!
-//! * Keras → keras-rs: `scripts/gen_saving_reference.py` made Keras save four models with
+//! * Keras → keras-rs: `scripts/gen_saving_reference.py` made Keras save five models with
 //!   inputs and Keras's predictions (`tests/data/saving/`); keras-rs loads each and predicts
 //!   the same, and continues Adam training exactly where Keras stopped.
 //! * keras-rs → Keras: `keras_loads_models_saved_by_keras_rs` saves models with inputs and
@@ -104,6 +104,14 @@ fn loads_a_keras_embedding_lstm_text_model() {
     check_predictions("lstm_text", &mut m, 1, 1);
     let c = m.compiled_slot().as_ref().unwrap();
     assert_eq!(c.optimizer_ref().class_name(), "RMSprop");
+}
+
+#[test]
+fn loads_a_keras_gru_and_simple_rnn_text_model() {
+    let mut m = saving::load_model(data("rnn_text.keras")).unwrap();
+    check_predictions("rnn_text", &mut m, 1, 1);
+    let c = m.compiled_slot().as_ref().unwrap();
+    assert_eq!(c.optimizer_ref().class_name(), "Adam");
 }
 
 #[test]
@@ -408,6 +416,42 @@ fn keras_loads_models_saved_by_keras_rs() {
         m.save(dir.join("lstm_text.keras")).unwrap();
         (vec![x.clone()], vec![m.predict(&x, 8).unwrap()])
     });
+    // GRU (both bias layouts) and SimpleRNN.
+    write_case("rnn_text", &mut || {
+        let mut m = Sequential::new(vec![
+            Box::new(keras::layers::Embedding::new(30, 6).unwrap()),
+            Box::new(
+                keras::layers::GRU::new(5)
+                    .return_sequences(true)
+                    .go_backwards(true),
+            ),
+            Box::new(
+                keras::layers::GRU::new(4)
+                    .reset_after(false)
+                    .return_sequences(true),
+            ),
+            Box::new(keras::layers::SimpleRNN::new(3)),
+            Box::new(Dense::new(1).activation("sigmoid").unwrap()),
+        ])
+        .input_shape(&[7]);
+        m.compile(
+            optimizers::get("adam").unwrap(),
+            losses::get("binary_crossentropy").unwrap(),
+            &["accuracy"],
+        )
+        .unwrap();
+        let x = Tensor::random_uniform(&[6, 7], 0.0, 30.0, 11, DType::F32, &Device::Cpu)
+            .unwrap()
+            .floor()
+            .unwrap();
+        let y = Tensor::random_uniform(&[6, 1], 0.0, 2.0, 12, DType::F32, &Device::Cpu)
+            .unwrap()
+            .floor()
+            .unwrap();
+        m.fit(&x, &y, quiet(1, 3)).unwrap();
+        m.save(dir.join("rnn_text.keras")).unwrap();
+        (vec![x.clone()], vec![m.predict(&x, 8).unwrap()])
+    });
     let Ok(python) = std::env::var("KERAS_INTEROP_PYTHON") else {
         println!("SKIPPED: keras_loads_models_saved_by_keras_rs (set KERAS_INTEROP_PYTHON to a Python with keras and jax)");
         return;
@@ -430,7 +474,7 @@ fn keras_loads_models_saved_by_keras_rs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("cnn: ok") && stdout.contains("functional: ok"),
+        stdout.contains("cnn: ok") && stdout.contains("functional: ok") && stdout.contains("rnn_text: ok"),
         "{stdout}"
     );
     println!("real-keras test ran: keras_loads_models_saved_by_keras_rs");
@@ -516,7 +560,7 @@ fn model_checkpoint_saves_the_best_model_atomically_and_it_loads() {
 
 #[test]
 fn summaries_of_loaded_models_match_what_keras_prints() {
-    for name in ["seq_cnn", "functional", "lstm_text", "adam_midtrain"] {
+    for name in ["seq_cnn", "functional", "lstm_text", "rnn_text", "adam_midtrain"] {
         let m = saving::load_model(data(&format!("{name}.keras"))).unwrap();
         let want = std::fs::read_to_string(data(&format!("{name}.summary.txt"))).unwrap();
         let got = m.summary().unwrap();

@@ -4,10 +4,12 @@
 
 mod activation;
 mod add;
+mod attention;
 mod average;
 mod average_pooling1d;
 mod average_pooling2d;
 mod batch_normalization;
+mod bidirectional;
 mod center_crop;
 mod concatenate;
 mod conv1d;
@@ -27,6 +29,7 @@ mod global_average_pooling1d;
 mod global_average_pooling2d;
 mod global_max_pooling1d;
 mod global_max_pooling2d;
+mod gru;
 mod image_transform;
 mod lambda;
 mod layer_normalization;
@@ -37,6 +40,7 @@ mod max_pooling2d;
 mod maximum;
 mod merge;
 mod minimum;
+mod multi_head_attention;
 mod multiply;
 mod normalization;
 mod permute;
@@ -54,19 +58,24 @@ mod repeat_vector;
 mod rescaling;
 mod reshape;
 mod resizing;
+mod rnn_common;
 mod separable_conv2d;
+mod simple_rnn;
 mod softmax;
 mod spatial_dropout2d;
 mod subtract;
+mod time_distributed;
 mod up_sampling2d;
 mod zero_padding2d;
 
 pub use activation::Activation;
 pub use add::Add;
+pub use attention::{Attention, ScoreMode};
 pub use average::Average;
 pub use average_pooling1d::AveragePooling1D;
 pub use average_pooling2d::AveragePooling2D;
 pub use batch_normalization::BatchNormalization;
+pub use bidirectional::{Bidirectional, MergeMode};
 pub use center_crop::CenterCrop;
 pub use concatenate::Concatenate;
 pub use conv1d::Conv1D;
@@ -85,6 +94,7 @@ pub use global_average_pooling1d::GlobalAveragePooling1D;
 pub use global_average_pooling2d::GlobalAveragePooling2D;
 pub use global_max_pooling1d::GlobalMaxPooling1D;
 pub use global_max_pooling2d::GlobalMaxPooling2D;
+pub use gru::GRU;
 pub use image_transform::Factor;
 pub use lambda::Lambda;
 pub use layer_normalization::LayerNormalization;
@@ -94,6 +104,7 @@ pub use max_pooling1d::MaxPooling1D;
 pub use max_pooling2d::MaxPooling2D;
 pub use maximum::Maximum;
 pub use minimum::Minimum;
+pub use multi_head_attention::MultiHeadAttention;
 pub use multiply::Multiply;
 pub use normalization::Normalization;
 pub use permute::Permute;
@@ -111,9 +122,11 @@ pub use rescaling::Rescaling;
 pub use reshape::Reshape;
 pub use resizing::Resizing;
 pub use separable_conv2d::SeparableConv2D;
+pub use simple_rnn::SimpleRNN;
 pub use softmax::Softmax;
 pub use spatial_dropout2d::SpatialDropout2D;
 pub use subtract::Subtract;
+pub use time_distributed::TimeDistributed;
 pub use up_sampling2d::UpSampling2D;
 pub use zero_padding2d::ZeroPadding2D;
 
@@ -338,6 +351,7 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
     const REGISTRY: &[(&str, Ctor)] = &[
         ("Activation", |c| Ok(Box::new(Activation::from_config(c)?))),
         ("Add", |c| Ok(Box::new(Add::from_config(c)?))),
+        ("Attention", |c| Ok(Box::new(Attention::from_config(c)?))),
         ("Average", |c| Ok(Box::new(Average::from_config(c)?))),
         ("AveragePooling1D", |c| {
             Ok(Box::new(AveragePooling1D::from_config(c)?))
@@ -348,6 +362,7 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
         ("BatchNormalization", |c| {
             Ok(Box::new(BatchNormalization::from_config(c)?))
         }),
+        ("Bidirectional", |c| Ok(Box::new(Bidirectional::from_config(c)?))),
         ("CenterCrop", |c| Ok(Box::new(CenterCrop::from_config(c)?))),
         ("Concatenate", |c| Ok(Box::new(Concatenate::from_config(c)?))),
         ("Conv1D", |c| Ok(Box::new(Conv1D::from_config(c)?))),
@@ -368,6 +383,7 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
         ("Functional", |c| {
             Ok(Box::new(crate::models::Model::from_config(c)?))
         }),
+        ("GRU", |c| Ok(Box::new(GRU::from_config(c)?))),
         ("GaussianNoise", |c| Ok(Box::new(GaussianNoise::from_config(c)?))),
         ("GlobalAveragePooling1D", |c| {
             Ok(Box::new(GlobalAveragePooling1D::from_config(c)?))
@@ -390,6 +406,9 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
         ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
         ("Maximum", |c| Ok(Box::new(Maximum::from_config(c)?))),
         ("Minimum", |c| Ok(Box::new(Minimum::from_config(c)?))),
+        ("MultiHeadAttention", |c| {
+            Ok(Box::new(MultiHeadAttention::from_config(c)?))
+        }),
         ("Multiply", |c| Ok(Box::new(Multiply::from_config(c)?))),
         ("Normalization", |c| Ok(Box::new(Normalization::from_config(c)?))),
         ("PReLU", |c| Ok(Box::new(PReLU::from_config(c)?))),
@@ -420,11 +439,15 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
         ("Sequential", |c| {
             Ok(Box::new(crate::models::Sequential::from_config(c)?))
         }),
+        ("SimpleRNN", |c| Ok(Box::new(SimpleRNN::from_config(c)?))),
         ("Softmax", |c| Ok(Box::new(Softmax::from_config(c)?))),
         ("SpatialDropout2D", |c| {
             Ok(Box::new(SpatialDropout2D::from_config(c)?))
         }),
         ("Subtract", |c| Ok(Box::new(Subtract::from_config(c)?))),
+        ("TimeDistributed", |c| {
+            Ok(Box::new(TimeDistributed::from_config(c)?))
+        }),
         ("UpSampling2D", |c| Ok(Box::new(UpSampling2D::from_config(c)?))),
         ("ZeroPadding2D", |c| Ok(Box::new(ZeroPadding2D::from_config(c)?))),
     ];

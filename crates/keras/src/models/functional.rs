@@ -609,6 +609,11 @@ impl Model {
                                 "keras_history": x.history(&node_index)}})
                         })
                         .collect();
+                    // MultiHeadAttention takes its inputs as separate call arguments
+                    // (query, value, key), other layers one tensor or one list.
+                    if kts.len() > 1 && layer.class_name() == "MultiHeadAttention" {
+                        return json!({"args": kts, "kwargs": {}});
+                    }
                     let args = if kts.len() == 1 {
                         kts[0].clone()
                     } else {
@@ -666,12 +671,28 @@ impl Model {
                 );
                 continue;
             }
-            let layer = layers::from_config(class, &config)?;
             let nodes = spec
                 .get("inbound_nodes")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
+            // Call arguments that are options of the layer here (Attention's and
+            // MultiHeadAttention's `use_causal_mask`, `return_attention_scores`).
+            let mut config = config;
+            if let (Some(m), Some(kw)) = (
+                config.as_object_mut(),
+                nodes
+                    .first()
+                    .and_then(|n| n.get("kwargs"))
+                    .and_then(Value::as_object),
+            ) {
+                for key in ["use_causal_mask", "return_attention_scores"] {
+                    if let Some(v) = kw.get(key).filter(|v| v.as_bool() == Some(true)) {
+                        m.insert(key.into(), v.clone());
+                    }
+                }
+            }
+            let layer = layers::from_config(class, &config)?;
             pending.push((LayerRef::from_box(layer), nodes, name));
         }
         // Apply nodes whose inputs exist; repeat until all are applied.
@@ -681,14 +702,20 @@ impl Model {
             progress = false;
             for (i, (layer, nodes, name)) in pending.iter().enumerate() {
                 while cursor[i] < nodes.len() {
-                    let args = nodes[cursor[i]]
+                    let all_args = nodes[cursor[i]]
                         .get("args")
                         .and_then(Value::as_array)
-                        .and_then(|a| a.first())
+                        .cloned()
+                        .unwrap_or_default();
+                    let args = all_args
+                        .first()
                         .cloned()
                         .ok_or_else(|| bad(format!("layer {name:?}: an inbound node has no args")))?;
+                    let is_tensor = |v: &Value| v.get("class_name") == Some(&json!("__keras_tensor__"));
                     let refs: Vec<Value> = match args {
                         Value::Array(v) => v,
+                        // Tensors as separate arguments: MultiHeadAttention's (query, value, key).
+                        _ if all_args.len() > 1 && all_args.iter().all(is_tensor) => all_args.clone(),
                         v => vec![v],
                     };
                     let mut xs = Vec::new();

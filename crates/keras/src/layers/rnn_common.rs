@@ -1,0 +1,441 @@
+//! What the recurrent layers ([`super::SimpleRNN`], [`super::GRU`], [`super::LSTM`]) share: the
+//! options and weights Keras's `RNN` base class and its cells have in common, reading and
+//! writing them in configs, and the time loop (`go_backwards`, dropout masks, the input
+//! projection of every step in one product, `return_sequences` / `return_state`).
+//!
+//! A layer keeps an [`RnnCore`] and supplies what differs: its extra options, the gate count,
+//! the bias it starts from, and one step of its cell (a closure given to [`RnnCore::run`]).
+
+use super::{base_config, config_name, field, shape_error, unique_name, Shape, WeightRules};
+use crate::initializers::Initializer;
+use crate::random::next_seed;
+use crate::regularizers::Regularizer;
+use crate::Variable;
+use keras_tensor::{DType, Error, Result, Tensor};
+use serde_json::{json, Map, Value};
+
+/// The options and weights every recurrent layer has.
+pub(crate) struct RnnCore {
+    /// Keras's class name, also the `op` of errors.
+    pub(crate) class: &'static str,
+    pub(crate) name: String,
+    pub(crate) units: usize,
+    pub(crate) use_bias: bool,
+    pub(crate) kernel_initializer: Initializer,
+    pub(crate) recurrent_initializer: Initializer,
+    pub(crate) bias_initializer: Initializer,
+    pub(crate) kernel_rules: WeightRules,
+    pub(crate) recurrent_rules: WeightRules,
+    pub(crate) bias_rules: WeightRules,
+    pub(crate) activity_regularizer: Option<Regularizer>,
+    pub(crate) dropout: f64,
+    pub(crate) recurrent_dropout: f64,
+    pub(crate) seed: Option<u64>,
+    pub(crate) return_sequences: bool,
+    pub(crate) return_state: bool,
+    pub(crate) go_backwards: bool,
+    pub(crate) trainable: bool,
+    pub(crate) input_shape: Option<Shape>,
+    pub(crate) kernel: Option<Variable>,
+    pub(crate) recurrent_kernel: Option<Variable>,
+    pub(crate) bias: Option<Variable>,
+}
+
+/// An `InvalidArgument` error of `class`.
+pub(crate) fn invalid(class: &'static str, msg: String) -> Error {
+    Error::InvalidArgument { op: class, msg }
+}
+
+impl RnnCore {
+    /// Keras's defaults: bias, `glorot_uniform` kernel, `orthogonal` recurrent kernel, `zeros`
+    /// bias; no dropout; the last output only.
+    pub(crate) fn new(class: &'static str, prefix: &str, units: usize) -> RnnCore {
+        RnnCore {
+            class,
+            name: unique_name(prefix),
+            units,
+            use_bias: true,
+            kernel_initializer: Initializer::get("glorot_uniform").expect("known name"),
+            recurrent_initializer: Initializer::Orthogonal { gain: 1.0 },
+            bias_initializer: Initializer::Zeros,
+            kernel_rules: WeightRules::default(),
+            recurrent_rules: WeightRules::default(),
+            bias_rules: WeightRules::default(),
+            activity_regularizer: None,
+            dropout: 0.0,
+            recurrent_dropout: 0.0,
+            seed: None,
+            return_sequences: false,
+            return_state: false,
+            go_backwards: false,
+            trainable: true,
+            input_shape: None,
+            kernel: None,
+            recurrent_kernel: None,
+            bias: None,
+        }
+    }
+
+    pub(crate) fn invalid(&self, msg: String) -> Error {
+        invalid(self.class, msg)
+    }
+
+    /// A dropout rate in `[0, 1)`.
+    pub(crate) fn check_rate(&self, rate: f64) -> Result<f64> {
+        if (0.0..1.0).contains(&rate) {
+            Ok(rate)
+        } else {
+            Err(self.invalid(format!("dropout rates must be in [0, 1), got {rate}")))
+        }
+    }
+
+    /// Reads the common keys of a Keras config; refuses `stateful = true`.
+    pub(crate) fn from_config(class: &'static str, prefix: &str, c: &Value) -> Result<RnnCore> {
+        let units: usize = field(c, "units", 0)?;
+        if units == 0 {
+            return Err(invalid(class, "units must be >= 1".into()));
+        }
+        if field(c, "stateful", false)? {
+            return Err(invalid(class, "stateful = true is not supported".into()));
+        }
+        let mut l = RnnCore::new(class, prefix, units);
+        l.return_sequences = field(c, "return_sequences", false)?;
+        l.return_state = field(c, "return_state", false)?;
+        l.go_backwards = field(c, "go_backwards", false)?;
+        l.use_bias = field(c, "use_bias", true)?;
+        l.dropout = l.check_rate(field(c, "dropout", 0.0)?)?;
+        l.recurrent_dropout = l.check_rate(field(c, "recurrent_dropout", 0.0)?)?;
+        l.name = config_name(c, prefix)?;
+        l.trainable = field(c, "trainable", true)?;
+        l.seed = field(c, "seed", None)?;
+        for (key, slot) in [
+            ("kernel_initializer", &mut l.kernel_initializer),
+            ("recurrent_initializer", &mut l.recurrent_initializer),
+            ("bias_initializer", &mut l.bias_initializer),
+        ] {
+            if let Some(v) = c.get(key) {
+                *slot = Initializer::from_config(v)?;
+            }
+        }
+        l.kernel_rules = WeightRules::from_config(c, "kernel")?;
+        l.recurrent_rules = WeightRules::from_config(c, "recurrent")?;
+        l.bias_rules = WeightRules::from_config(c, "bias")?;
+        l.activity_regularizer =
+            Regularizer::from_config(c.get("activity_regularizer").unwrap_or(&Value::Null))?;
+        Ok(l)
+    }
+
+    /// The common keys of the layer's config (the layer adds its activations and own options).
+    pub(crate) fn config(&self) -> Map<String, Value> {
+        let mut m = base_config(&self.name, self.trainable);
+        m.insert("return_sequences".into(), json!(self.return_sequences));
+        m.insert("return_state".into(), json!(self.return_state));
+        m.insert("go_backwards".into(), json!(self.go_backwards));
+        m.insert("stateful".into(), json!(false));
+        m.insert("unroll".into(), json!(false));
+        m.insert("zero_output_for_mask".into(), json!(false));
+        m.insert("units".into(), json!(self.units));
+        m.insert("use_bias".into(), json!(self.use_bias));
+        m.insert("kernel_initializer".into(), self.kernel_initializer.get_config());
+        m.insert(
+            "recurrent_initializer".into(),
+            self.recurrent_initializer.get_config(),
+        );
+        m.insert("bias_initializer".into(), self.bias_initializer.get_config());
+        self.kernel_rules.to_config(&mut m, "kernel");
+        self.recurrent_rules.to_config(&mut m, "recurrent");
+        self.bias_rules.to_config(&mut m, "bias");
+        m.insert(
+            "activity_regularizer".into(),
+            self.activity_regularizer.map_or(Value::Null, |r| r.to_config()),
+        );
+        m.insert("dropout".into(), json!(self.dropout));
+        m.insert("recurrent_dropout".into(), json!(self.recurrent_dropout));
+        m.insert("seed".into(), json!(self.seed));
+        m
+    }
+
+    /// The main output's shape for input `s` `(batch, timesteps, features)`.
+    pub(crate) fn output_shape(&self, s: &[Option<usize>]) -> Result<Shape> {
+        if s.len() != 3 {
+            return Err(shape_error(&self.name, "rank 3 (batch, timesteps, features)", s));
+        }
+        Ok(if self.return_sequences {
+            vec![s[0], s[1], Some(self.units)]
+        } else {
+            vec![s[0], Some(self.units)]
+        })
+    }
+
+    /// The shapes of all outputs: the main one, then `n_states` states with `return_state`.
+    pub(crate) fn output_shapes(&self, input_shapes: &[Shape], n_states: usize) -> Result<Vec<Shape>> {
+        let [s] = input_shapes else {
+            return Err(super::arity_error(&self.name, "1 input", input_shapes.len()));
+        };
+        let mut out = vec![self.output_shape(s)?];
+        if self.return_state {
+            out.extend((0..n_states).map(|_| vec![s[0], Some(self.units)]));
+        }
+        Ok(out)
+    }
+
+    /// Creates `kernel (features, gates·units)`, `recurrent_kernel (units, gates·units)` and,
+    /// with `use_bias`, the bias `bias_init` returns.
+    pub(crate) fn build(
+        &mut self,
+        input_shape: &[Option<usize>],
+        gates: usize,
+        bias_init: impl FnOnce(&Initializer) -> Result<Tensor>,
+    ) -> Result<()> {
+        self.output_shape(input_shape)?;
+        let Some(f) = input_shape[2] else {
+            return Err(shape_error(&self.name, "a known feature dimension", input_shape));
+        };
+        let u = self.units;
+        self.kernel = Some(self.kernel_rules.attach(Variable::new(
+            "kernel",
+            self.kernel_initializer.sample(&[f, gates * u], DType::F32)?,
+            true,
+        )));
+        self.recurrent_kernel = Some(self.recurrent_rules.attach(Variable::new(
+            "recurrent_kernel",
+            self.recurrent_initializer.sample(&[u, gates * u], DType::F32)?,
+            true,
+        )));
+        self.bias = if self.use_bias {
+            let init = bias_init(&self.bias_initializer)?;
+            Some(self.bias_rules.attach(Variable::new("bias", init, true)))
+        } else {
+            None
+        };
+        self.input_shape = Some(input_shape.to_vec());
+        Ok(())
+    }
+
+    /// The current values of kernel, recurrent kernel and bias.
+    pub(crate) fn weight_values(&self) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+        let (Some(k), Some(rk)) = (&self.kernel, &self.recurrent_kernel) else {
+            return Err(self.invalid(format!("layer {:?} is not built", self.name)));
+        };
+        Ok((k.value(), rk.value(), self.bias.as_ref().map(Variable::value)))
+    }
+
+    pub(crate) fn weights(&self) -> Vec<Variable> {
+        [&self.kernel, &self.recurrent_kernel, &self.bias]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// The outputs `call_multi` returns: the main one, then the states with `return_state`.
+    pub(crate) fn outputs(&self, out: Tensor, states: Vec<Tensor>) -> Vec<Tensor> {
+        let mut v = vec![out];
+        if self.return_state {
+            v.extend(states);
+        }
+        v
+    }
+
+    /// `call` refuses a layer with several outputs.
+    pub(crate) fn check_single_output(&self, n_states: usize) -> Result<()> {
+        if self.return_state {
+            return Err(self.invalid(format!(
+                "layer {:?} has return_state = true and {} outputs: use it in a functional model",
+                self.name,
+                1 + n_states
+            )));
+        }
+        Ok(())
+    }
+
+    /// The time loop. `x (batch, timesteps, features)` is read from the end with
+    /// `go_backwards`; while training, `dropout` drops input features (one mask per sequence).
+    /// The input projection of every step, `x @ kernel + input_bias`, is one product; then for
+    /// each step `step(xk_t, h_in, states)` returns the new states, whose first is the step's
+    /// output `h`. `xk_t` is `(batch, gates·units)`; `h_in` is the previous `h` with the
+    /// recurrent dropout mask applied (one mask per sequence, while training); `states` are
+    /// the previous states (`n_states` of them, zeros at the start).
+    ///
+    /// Returns the main output (every `h` with `return_sequences`, in processing order, else
+    /// the last) and the final states.
+    pub(crate) fn run(
+        &self,
+        x: &Tensor,
+        k: &Tensor,
+        input_bias: Option<&Tensor>,
+        training: bool,
+        n_states: usize,
+        mut step: impl FnMut(&Tensor, &Tensor, &[Tensor]) -> Result<Vec<Tensor>>,
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let Some(shape) = &self.input_shape else {
+            return Err(self.invalid(format!("layer {:?} is not built", self.name)));
+        };
+        if x.rank() != 3 || x.shape()[2] != shape[2].unwrap_or(0) {
+            return Err(self.invalid(format!(
+                "layer {:?} was built for input shape {} but got a tensor of shape {:?}",
+                self.name,
+                super::fmt_shape(shape),
+                x.shape()
+            )));
+        }
+        let (b, t, f) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let u = self.units;
+        if t == 0 {
+            return Err(self.invalid(format!("layer {:?} got a sequence with 0 timesteps", self.name)));
+        }
+        let mut x = if self.go_backwards {
+            x.flip(&[1])?
+        } else {
+            x.clone()
+        };
+        if training && self.dropout > 0.0 {
+            let keep = Tensor::bernoulli(&[b, 1, f], 1.0 - self.dropout, next_seed(), x.dtype(), x.device())?;
+            x = x.mul(&keep.div_scalar(1.0 - self.dropout)?)?;
+        }
+        let rec_mask = if training && self.recurrent_dropout > 0.0 {
+            let keep = Tensor::bernoulli(
+                &[b, u],
+                1.0 - self.recurrent_dropout,
+                next_seed(),
+                x.dtype(),
+                x.device(),
+            )?;
+            Some(keep.div_scalar(1.0 - self.recurrent_dropout)?)
+        } else {
+            None
+        };
+        // The input projection of every step in one product: (b·t, f) @ (f, gates·u).
+        let width = k.shape()[1];
+        let mut xk = x.reshape(&[(b * t) as isize, f as isize])?.matmul(k)?;
+        if let Some(bias) = input_bias {
+            xk = xk.add(bias)?;
+        }
+        let xk = xk.reshape(&[b as isize, t as isize, width as isize])?;
+        let zeros = Tensor::zeros(&[b, u], x.dtype(), x.device())?;
+        let mut states = vec![zeros; n_states];
+        let mut hs = Vec::with_capacity(if self.return_sequences { t } else { 0 });
+        for i in 0..t {
+            let h_in = match &rec_mask {
+                Some(m) => states[0].mul(m)?,
+                None => states[0].clone(),
+            };
+            let xk_t = xk.narrow(1, i, 1)?.reshape(&[b as isize, width as isize])?;
+            states = step(&xk_t, &h_in, &states)?;
+            if self.return_sequences {
+                hs.push(states[0].clone());
+            }
+        }
+        let out = if self.return_sequences {
+            Tensor::stack(&hs.iter().collect::<Vec<_>>(), 1)?
+        } else {
+            states[0].clone()
+        };
+        super::activity_loss(self.activity_regularizer, &out)?;
+        Ok((out, states))
+    }
+}
+
+/// The builder methods every recurrent layer has, on the layer type `$t` (which keeps its
+/// [`RnnCore`] in `core`).
+macro_rules! rnn_builders {
+    ($t:ident) => {
+        impl $t {
+            /// Output every step's `h` rather than the last one.
+            pub fn return_sequences(mut self, v: bool) -> $t {
+                self.core.return_sequences = v;
+                self
+            }
+            /// Also output the final states (use the layer in a functional model).
+            pub fn return_state(mut self, v: bool) -> $t {
+                self.core.return_state = v;
+                self
+            }
+            /// Process the sequence from its last step to its first (the outputs come in that
+            /// order too).
+            pub fn go_backwards(mut self, v: bool) -> $t {
+                self.core.go_backwards = v;
+                self
+            }
+            /// With or without bias.
+            pub fn use_bias(mut self, v: bool) -> $t {
+                self.core.use_bias = v;
+                self
+            }
+            /// Fraction of input units dropped while training (one mask per sequence).
+            ///
+            /// # Errors
+            /// Outside `[0, 1)`.
+            pub fn dropout(mut self, rate: f64) -> keras_tensor::Result<$t> {
+                self.core.dropout = self.core.check_rate(rate)?;
+                Ok(self)
+            }
+            /// Fraction of recurrent units dropped while training (one mask per sequence).
+            ///
+            /// # Errors
+            /// Outside `[0, 1)`.
+            pub fn recurrent_dropout(mut self, rate: f64) -> keras_tensor::Result<$t> {
+                self.core.recurrent_dropout = self.core.check_rate(rate)?;
+                Ok(self)
+            }
+            /// Sets the layer name.
+            pub fn name(mut self, name: &str) -> $t {
+                self.core.name = name.to_string();
+                self
+            }
+        }
+    };
+}
+pub(crate) use rnn_builders;
+
+/// The [`super::Layer`] methods every recurrent layer implements the same way, inside its
+/// `impl Layer`: `$class` is Keras's class name, `$n_states` the number of states
+/// `return_state` adds; the layer has `core: RnnCore` and
+/// `fn run(&self, x: &Tensor, training: bool) -> Result<(Tensor, Vec<Tensor>)>`.
+macro_rules! rnn_layer_common {
+    ($class:literal, $n_states:expr) => {
+        fn class_name(&self) -> &'static str {
+            $class
+        }
+        fn name(&self) -> &str {
+            &self.core.name
+        }
+        fn trainable(&self) -> bool {
+            self.core.trainable
+        }
+        fn set_trainable(&mut self, trainable: bool) {
+            self.core.trainable = trainable;
+        }
+        fn built(&self) -> bool {
+            self.core.kernel.is_some()
+        }
+        fn compute_output_shape(&self, input_shape: &[Option<usize>]) -> Result<Shape> {
+            self.core.output_shape(input_shape)
+        }
+        fn compute_output_shapes(&self, input_shapes: &[Shape]) -> Result<Vec<Shape>> {
+            self.core.output_shapes(input_shapes, $n_states)
+        }
+        fn call(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+            self.core.check_single_output($n_states)?;
+            Ok(self.run(x, training)?.0)
+        }
+        fn call_multi(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+            let [x] = inputs else {
+                return Err(super::arity_error(&self.core.name, "1 input", inputs.len()));
+            };
+            let (out, states) = self.run(x, training)?;
+            Ok(self.core.outputs(out, states))
+        }
+        fn weights(&self) -> Vec<Variable> {
+            self.core.weights()
+        }
+        /// Keras keeps the weights in the layer's `cell` (`layers/<name>/cell/vars`).
+        fn saved_variables(&self) -> Vec<(String, Vec<Variable>)> {
+            vec![
+                (String::new(), Vec::new()),
+                ("cell".into(), self.core.weights()),
+            ]
+        }
+    };
+}
+pub(crate) use rnn_layer_common;
