@@ -1,7 +1,7 @@
 //! `keras-rs`: the keras-rs command-line tool.
 //!
 //! ```text
-//! keras-rs summary MODEL.keras
+//! keras-rs summary MODEL.keras|CONFIG.json|APPLICATION   (ResNet50, MobileNetV2, resnet20_cifar, …)
 //! keras-rs train MODEL.keras|CONFIG.json --data mnist|fashion_mnist|cifar10|DIR [--epochs N] [--out FILE.keras]
 //! keras-rs evaluate MODEL.keras --data mnist|fashion_mnist|cifar10|DIR
 //! keras-rs predict MODEL.keras IMAGE... | INPUT.npy --output OUT.npy
@@ -39,7 +39,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print a model's summary table: layers, output shapes, parameter counts.
+    /// Print a model's summary table: layers, output shapes, parameter counts (of a file, or of
+    /// a keras.applications model by name: ResNet50, MobileNetV2, …).
     Summary(summary::Args),
     /// Train a model (a .keras file or a Keras model config .json) and save it as .keras.
     Train(train::Args),

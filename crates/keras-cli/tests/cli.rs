@@ -158,6 +158,23 @@ fn summary_prints_the_layer_table_with_keras_total() {
 }
 
 #[test]
+fn summary_builds_applications_by_name() {
+    // Keras: keras.applications.ResNet50(weights=None).count_params() == 25,636,712 and
+    // ResNet-20 for CIFAR (scripts/gen_applications_reference.py) has 274,826.
+    let r = keras_rs(["summary", "ResNet50"]).ok();
+    assert!(
+        r.stdout.contains("Model: \"resnet50\"")
+            && r.stdout.contains("conv2_block1_1_conv")
+            && r.stdout.contains("Total params: 25,636,712"),
+        "{}",
+        r.stdout
+    );
+    let r = keras_rs(["summary", "resnet20_cifar"]).ok();
+    assert!(r.stdout.contains("Total params: 274,826"), "{}", r.stdout);
+    keras_rs(["summary", "ResNet51"]).fails_with(&["ResNet51", "ResNet50", "MobileNetV2"]);
+}
+
+#[test]
 fn predict_on_npy_matches_keras() {
     let tmp = tempfile::tempdir().unwrap();
     let (x_path, out) = (tmp.path().join("x0.npy"), tmp.path().join("y.npy"));

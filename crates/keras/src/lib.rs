@@ -28,6 +28,7 @@
 //! ```
 
 pub mod activations;
+pub mod applications;
 pub mod callbacks;
 pub mod constraints;
 pub mod data;
