@@ -1,7 +1,11 @@
 //! Benchmark helpers for keras-rs: timing, result records and a counting allocator.
 //!
 //! The `opbench` binary (`cargo run --release -p keras-bench --bin opbench`) uses these to
-//! compare the CPU kernels with the candidate GEMM libraries and NumPy.
+//! compare the CPU kernels with the candidate GEMM libraries and NumPy. The `modelbench`
+//! binary (run through `bench/run-models`) times whole models against Keras 3 on TensorFlow
+//! and JAX and PyTorch; [`models`] holds the suite's models and their FLOP counts.
+
+pub mod models;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
