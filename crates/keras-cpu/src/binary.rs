@@ -59,17 +59,15 @@ fn coalesce<const N: usize>(layouts: [&Layout; N]) -> Coalesced<N> {
 }
 
 impl<const N: usize> Coalesced<N> {
-    /// Base offsets of outer row `r` (all dims but the last).
-    fn row_bases(&self, mut r: usize) -> [isize; N] {
-        let mut bases: [isize; N] = std::array::from_fn(|i| self.offsets[i] as isize);
-        for d in (0..self.shape.len() - 1).rev() {
-            let idx = r % self.shape[d];
-            r /= self.shape[d];
-            for (i, b) in bases.iter_mut().enumerate() {
-                *b += idx as isize * self.strides[i][d];
-            }
+    /// Index of outer row `r` along each outer dimension (all dims but the last).
+    fn row_index(&self, mut r: usize) -> Vec<usize> {
+        let outer = &self.shape[..self.shape.len() - 1];
+        let mut idx = vec![0; outer.len()];
+        for (i, &size) in idx.iter_mut().zip(outer).rev() {
+            *i = r % size;
+            r /= size;
         }
-        bases
+        idx
     }
 
     /// Length of the innermost (merged) dimension: one row.
@@ -94,15 +92,11 @@ impl<const N: usize> Coalesced<N> {
         let outer_dims = self.shape.len() - 1;
         let block_rows = (BLOCK_ELEMS / inner).max(1);
         let block = |b: usize, o: &mut [U]| {
-            let first = b * block_rows;
-            let mut bases = self.row_bases(first);
-            let mut idx: Vec<usize> = Vec::with_capacity(outer_dims);
-            let mut r = first;
-            for d in (0..outer_dims).rev() {
-                idx.push(r % self.shape[d]);
-                r /= self.shape[d];
-            }
-            idx.reverse();
+            let mut idx = self.row_index(b * block_rows);
+            let mut bases: [isize; N] = std::array::from_fn(|i| {
+                let steps = idx.iter().zip(&self.strides[i]);
+                self.offsets[i] as isize + steps.map(|(&k, &s)| k as isize * s).sum::<isize>()
+            });
             let rows = o.len() / inner;
             for (k, o) in o.chunks_mut(inner).enumerate() {
                 row(bases, o);

@@ -70,9 +70,21 @@ impl Tensor {
     }
 }
 
-/// The contiguous elements of `t` as `T` (a copy only when `t` is a strided view).
-fn values<T: Float + StorageElement>(t: &Tensor) -> Result<Vec<T>> {
-    t.cast(T::DTYPE)?.to_vec::<T>()
+/// Calls `f` with the elements of `t` as one contiguous `&[T]`: borrowed when `t` already is a
+/// contiguous `T` tensor (the activations and their gradient), else from a cast or gathered
+/// copy.
+fn with_values<T: Float + StorageElement, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> Result<R> {
+    let t = if t.dtype() == T::DTYPE {
+        t.clone()
+    } else {
+        t.cast(T::DTYPE)?
+    };
+    let s = t.storage().cpu().contiguous(t.layout());
+    let v = T::slice(&s).ok_or_else(|| Error::InvalidArgument {
+        op: "batch_norm_train",
+        msg: "storage dtype differs from the tensor's".into(),
+    })?;
+    Ok(f(v))
 }
 
 fn fused<T: Float + StorageElement>(
@@ -84,26 +96,24 @@ fn fused<T: Float + StorageElement>(
     let shape = x.shape().to_vec();
     let c = *shape.last().unwrap_or(&1);
     let rows = x.numel() / c.max(1);
-    let xs = x.storage().cpu().contiguous(x.layout());
-    let xv = T::slice(&xs).ok_or_else(|| Error::InvalidArgument {
-        op: "batch_norm_train",
-        msg: "storage dtype differs from the tensor's".into(),
+    let per_channel = |t: &Tensor| with_values(t, <[T]>::to_vec);
+    let g = gamma.map(per_channel).transpose()?;
+    let b = beta.map(per_channel).transpose()?;
+    let (y, mean, var, rstd) = with_values(x, |xv: &[T]| {
+        let (mean, var) = keras_cpu::norm::batch_norm_stats(xv, c);
+        let rstd: Vec<T> = var
+            .iter()
+            .map(|&v| T::one() / (v + T::of(epsilon)).sqrt())
+            .collect();
+        let scale: Vec<T> = (0..c)
+            .map(|j| rstd[j] * g.as_ref().map_or(T::one(), |g| g[j]))
+            .collect();
+        let shift: Vec<T> = (0..c)
+            .map(|j| b.as_ref().map_or(T::zero(), |b| b[j]) - mean[j] * scale[j])
+            .collect();
+        let y = keras_cpu::norm::batch_norm_apply(xv, c, &scale, &shift);
+        (y, mean, var, rstd)
     })?;
-    let (mean, var) = keras_cpu::norm::batch_norm_stats(xv, c);
-    let rstd: Vec<T> = var
-        .iter()
-        .map(|&v| T::one() / (v + T::of(epsilon)).sqrt())
-        .collect();
-    let g = gamma.map(values::<T>).transpose()?;
-    let b = beta.map(values::<T>).transpose()?;
-    let scale: Vec<T> = (0..c)
-        .map(|j| rstd[j] * g.as_ref().map_or(T::one(), |g| g[j]))
-        .collect();
-    let shift: Vec<T> = (0..c)
-        .map(|j| b.as_ref().map_or(T::zero(), |b| b[j]) - mean[j] * scale[j])
-        .collect();
-    let y = keras_cpu::norm::batch_norm_apply(xv, c, &scale, &shift);
-    drop(xs);
     let mean_t = Tensor::from_cpu(T::wrap(mean.clone()), &[c]);
     let var_t = Tensor::from_cpu(T::wrap(var), &[c]);
 
@@ -114,13 +124,11 @@ fn fused<T: Float + StorageElement>(
     let (xk, has_gamma, has_beta) = (x.clone(), gamma.is_some(), beta.is_some());
     let (mean_k, shape_k) = (mean.clone(), shape.clone());
     let y = Tensor::from_cpu(T::wrap(y), &shape).record("batch_norm_train", &inputs, move |dy| {
-        let xs = xk.storage().cpu().contiguous(xk.layout());
-        let xv = T::slice(&xs).ok_or_else(|| Error::InvalidArgument {
-            op: "batch_norm_train",
-            msg: "storage dtype differs from the tensor's".into(),
-        })?;
-        let dyv = values::<T>(dy)?;
-        let (dx, dg, db) = keras_cpu::norm::batch_norm_backward(xv, &dyv, c, &mean_k, &rstd, g.as_deref());
+        let (dx, dg, db) = with_values(&xk, |xv: &[T]| {
+            with_values(dy, |dyv: &[T]| {
+                keras_cpu::norm::batch_norm_backward(xv, dyv, c, &mean_k, &rstd, g.as_deref())
+            })
+        })??;
         let mut grads = vec![Some(Tensor::from_cpu(T::wrap(dx), &shape_k))];
         if has_gamma {
             grads.push(Some(Tensor::from_cpu(T::wrap(dg), &[c])));
