@@ -1,18 +1,24 @@
 //! The reference application: a CIFAR-10 classifier. Augmentation layers (active only while
-//! training), three Conv–BatchNorm–ReLU blocks with max pooling and dropout, Adam,
-//! ReduceLROnPlateau and EarlyStopping, then the test accuracy, a training-curve PNG and the
-//! trained model as `cifar10_cnn.keras` (Keras 3's format: Keras loads it too).
+//! training), three Conv–BatchNorm–ReLU blocks with max pooling and dropout, Adam on a
+//! warmup-then-cosine learning-rate schedule, EarlyStopping and CSVLogger callbacks, then the
+//! test accuracy, a training-curve PNG and the trained model as `cifar10_cnn.keras` (Keras 3's
+//! format: Keras loads it too).
 //!
-//! `cargo run --release -p keras --example cifar10_cnn -- --epochs 30`
+//! The recipe is sized for a short budget: 11 epochs at batch 128 take about 38 minutes on
+//! two CPU cores. The schedule spans the epochs asked for, so `--epochs` shortens the whole
+//! schedule rather than cutting it off.
+//!
+//! `cargo run --release -p keras --example cifar10_cnn -- --epochs 11`
 mod common;
 
 use clap::Parser;
-use keras::callbacks::{shared, EarlyStopping, ReduceLROnPlateau};
+use keras::callbacks::{shared, CSVLogger, EarlyStopping};
 use keras::layers::{
     Activation, BatchNormalization, Conv2D, Dense, Dropout, GlobalAveragePooling2D, Layer, MaxPooling2D,
     RandomFlip, RandomTranslation, Rescaling,
 };
-use keras::{datasets, losses, optimizers, FitArgs, Sequential, Trainer};
+use keras::optimizers::{schedules::CosineDecay, Adam};
+use keras::{datasets, losses, FitArgs, Sequential, Trainer};
 
 fn block(filters: usize, dropout: f64) -> keras_tensor::Result<Vec<Box<dyn Layer>>> {
     let mut v: Vec<Box<dyn Layer>> = Vec::new();
@@ -55,36 +61,39 @@ fn main() -> keras_tensor::Result<()> {
         Box::new(RandomFlip::new("horizontal")?),
         Box::new(RandomTranslation::new(0.1, 0.1)?),
     ];
-    layers.extend(block(32, 0.2)?);
-    layers.extend(block(64, 0.3)?);
-    layers.extend(block(128, 0.4)?);
+    layers.extend(block(32, 0.1)?);
+    layers.extend(block(64, 0.1)?);
+    layers.extend(block(128, 0.2)?);
     layers.push(Box::new(GlobalAveragePooling2D::new()));
     layers.push(Box::new(Dense::new(10).activation("softmax")?));
     let mut model = Sequential::new(layers).input_shape(&[32, 32, 3]);
     println!("{}", model.summary()?);
+    // One epoch of linear warmup to 2e-3, then a cosine decay over the remaining epochs.
+    let (batch_size, epochs, validation_split) = (args.batch_size.unwrap_or(128), args.epochs.unwrap_or(11), 0.1);
+    let train_len = x_train.shape()[0] - (x_train.shape()[0] as f64 * validation_split) as usize;
+    let steps_per_epoch = train_len.div_ceil(batch_size) as f64;
+    let schedule = CosineDecay::new(1e-4, steps_per_epoch * (epochs.max(2) - 1) as f64)
+        .alpha(0.01)
+        .warmup_target(Some(2e-3))
+        .warmup_steps(steps_per_epoch);
     model.compile(
-        optimizers::get("adam")?,
+        Box::new(Adam::new().learning_rate(schedule)),
         losses::get("sparse_categorical_crossentropy")?,
         &["accuracy"],
     )?;
-    let reduce = shared(
-        ReduceLROnPlateau::new()
-            .monitor("val_loss")
-            .factor(0.5)?
-            .patience(3),
-    );
     let stop = shared(
         EarlyStopping::new()
             .monitor("val_accuracy")
-            .patience(8)
+            .patience(4)
             .restore_best_weights(true),
     );
+    let log = shared(CSVLogger::new("cifar10_cnn.csv"));
     let fit = FitArgs {
-        batch_size: args.batch_size.unwrap_or(64),
-        epochs: args.epochs.unwrap_or(30),
-        validation_split: 0.1,
+        batch_size,
+        epochs,
+        validation_split,
         verbose: args.verbose,
-        callbacks: vec![reduce, stop],
+        callbacks: vec![stop, log],
         ..Default::default()
     };
     let start = std::time::Instant::now();
