@@ -69,7 +69,8 @@ fn main() -> keras_tensor::Result<()> {
     let mut model = Sequential::new(layers).input_shape(&[32, 32, 3]);
     println!("{}", model.summary()?);
     // One epoch of linear warmup to 2e-3, then a cosine decay over the remaining epochs.
-    let (batch_size, epochs, validation_split) = (args.batch_size.unwrap_or(128), args.epochs.unwrap_or(11), 0.1);
+    let (batch_size, epochs, validation_split) =
+        (args.batch_size.unwrap_or(128), args.epochs.unwrap_or(11), 0.1);
     let train_len = x_train.shape()[0] - (x_train.shape()[0] as f64 * validation_split) as usize;
     let steps_per_epoch = train_len.div_ceil(batch_size) as f64;
     let schedule = CosineDecay::new(1e-4, steps_per_epoch * (epochs.max(2) - 1) as f64)
