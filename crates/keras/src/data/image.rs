@@ -191,6 +191,96 @@ pub fn img_to_array(pixels: &[u8], height: usize, width: usize, channels: usize)
     )
 }
 
+/// Keras's `save_img`: writes an `(height, width, channels)` image tensor (1, 3 or 4 channels)
+/// to `path`, in the format its extension names (PNG, JPEG, BMP or GIF). With `scale`, values
+/// are first stretched to 0–255 as Keras's `array_to_img` does (`x - min`, then divided by the
+/// new maximum when it is not 0, times 255); without it they are taken as 0–255 and clamped.
+/// The file is written to a temporary name and renamed, so a reader never sees half an image.
+///
+/// ```
+/// use keras_tensor::Tensor;
+/// let dir = std::env::temp_dir().join(format!("keras-save-img-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let x = Tensor::new(&[0.0f32, 0.5, 1.0, 0.25], &[2, 2, 1])?;
+/// keras::data::save_img(dir.join("x.png"), &x, true)?;
+/// let back = keras::data::load_img(dir.join("x.png"), "grayscale", None)?;
+/// assert_eq!(back.to_vec::<f32>()?, vec![0.0, 128.0, 255.0, 64.0]);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), keras_tensor::Error>(())
+/// ```
+///
+/// # Errors
+/// When `x` is not `(height, width, 1|3|4)`, the extension is not an image format, or the
+/// file cannot be written.
+pub fn save_img(path: impl AsRef<Path>, x: &Tensor, scale: bool) -> Result<()> {
+    const OP: &str = "save_img";
+    let path = path.as_ref();
+    let (h, w, c) = match *x.shape() {
+        [h, w, c @ (1 | 3 | 4)] => (h, w, c),
+        _ => {
+            return Err(invalid(
+                OP,
+                format!(
+                    "expected an image of shape (height, width, 1|3|4), got {:?}",
+                    x.shape()
+                ),
+            ))
+        }
+    };
+    let format = ::image::ImageFormat::from_path(path)
+        .ok()
+        .filter(|f| {
+            matches!(
+                f,
+                ::image::ImageFormat::Png
+                    | ::image::ImageFormat::Jpeg
+                    | ::image::ImageFormat::Bmp
+                    | ::image::ImageFormat::Gif
+            )
+        })
+        .ok_or_else(|| {
+            invalid(
+                OP,
+                format!(
+                    "cannot tell an image format (png, jpg, bmp, gif) from {}",
+                    path.display()
+                ),
+            )
+        })?;
+    let mut v: Vec<f64> = x.cast(DType::F64)?.to_vec()?;
+    if scale {
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        v.iter_mut().for_each(|p| *p -= min);
+        let max = v.iter().copied().fold(0.0, f64::max);
+        if max != 0.0 {
+            v.iter_mut().for_each(|p| *p = *p / max * 255.0);
+        }
+    }
+    let pixels: Vec<u8> = v.iter().map(|&p| p.round().clamp(0.0, 255.0) as u8).collect();
+    let (w32, h32) = (w as u32, h as u32);
+    let img = match c {
+        1 => ::image::DynamicImage::ImageLuma8(
+            ::image::GrayImage::from_raw(w32, h32, pixels).unwrap_or_default(),
+        ),
+        3 => ::image::DynamicImage::ImageRgb8(
+            ::image::RgbImage::from_raw(w32, h32, pixels).unwrap_or_default(),
+        ),
+        _ => ::image::DynamicImage::ImageRgba8(
+            ::image::RgbaImage::from_raw(w32, h32, pixels).unwrap_or_default(),
+        ),
+    };
+    // JPEG has no alpha channel.
+    let img = if format == ::image::ImageFormat::Jpeg && c == 4 {
+        ::image::DynamicImage::ImageRgb8(img.to_rgb8())
+    } else {
+        img
+    };
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, format)
+        .map_err(|e| invalid(OP, format!("cannot encode {}: {e}", path.display())))?;
+    crate::saving::write_atomically(path, bytes.get_ref())
+}
+
 /// Keras's `image_dataset_from_directory`: a [`Dataset`] of `(images, labels)` batches from
 /// `directory/<class>/*.{jpg,png,…}` (labels from the sorted sub-folder names), or of images
 /// alone with `infer_labels: false`. Returns the dataset and the class names.
@@ -434,6 +524,24 @@ mod tests {
         let (t, v) = (split("training"), split("validation"));
         assert_eq!((t.cardinality(), v.cardinality()), (Some(9), Some(3)));
         assert_eq!(v.iter().unwrap().next().unwrap().unwrap()[1].shape(), &[3]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn save_img_round_trips_rgb_and_rejects_bad_input() {
+        let dir = tmp("saveimg");
+        std::fs::create_dir_all(&dir).unwrap();
+        let px: Vec<f32> = (0..2 * 3 * 3).map(|i| (i * 13) as f32).collect();
+        let x = Tensor::from_vec(px.clone(), &[2, 3, 3], &Device::Cpu).unwrap();
+        save_img(dir.join("rgb.png"), &x, false).unwrap();
+        let back = load_img(dir.join("rgb.png"), "rgb", None).unwrap();
+        assert_eq!(back.shape(), &[2, 3, 3]);
+        assert_eq!(back.to_vec::<f32>().unwrap(), px);
+        let e = save_img(dir.join("x.png"), &x.reshape(&[2, 9]).unwrap(), true).unwrap_err();
+        assert!(e.to_string().contains("[2, 9]"), "{e}");
+        let e = save_img(dir.join("x.txt"), &x, true).unwrap_err();
+        assert!(e.to_string().contains("x.txt"), "{e}");
+        assert!(!dir.join("x.txt").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

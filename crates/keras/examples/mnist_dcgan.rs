@@ -1,0 +1,274 @@
+//! A DCGAN on MNIST, written as Keras's DCGAN example is: a generator and a discriminator,
+//! two Adam optimizers, a custom training step with a [`GradientTape`], binary
+//! cross-entropy with noisy labels. Each epoch writes a 10x10 grid of samples to
+//! `mnist_dcgan/epoch_NNN.png`; the models are saved as `mnist_dcgan_generator.keras` and
+//! `mnist_dcgan_discriminator.keras`.
+//!
+//! The quality check: when an MNIST classifier is present (`mnist_convnet.keras`, written by
+//! the `mnist_convnet` example, or `--classifier PATH`), it labels 1,000 generated digits and
+//! the example prints their mean top probability and the share of each class. The bar is a
+//! mean top probability of at least 0.9 with every digit getting at least 5% of the samples
+//! (no mode collapse).
+//!
+//! ```sh
+//! cargo run --release -p keras --example mnist_convnet      # the judge, once
+//! cargo run --release -p keras --example mnist_dcgan -- --epochs 10
+//! ```
+mod common;
+
+use clap::Parser;
+use keras::layers::{Conv2D, Conv2DTranspose, Dense, Dropout, Flatten, Layer, LeakyReLU, Reshape};
+use keras::losses::{self, Loss};
+use keras::optimizers::{Adam, Optimizer};
+use keras::{data, datasets, Sequential, Trainer};
+use keras_tensor::{DType, Device, GradientTape, Result, Tensor};
+use std::path::PathBuf;
+
+/// Options of the DCGAN example.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Epochs over the 60,000 training digits.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Real digits per step (the discriminator sees as many generated ones too).
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Train on only the first N digits (a quick run).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Size of the latent noise vector.
+    #[arg(long, default_value_t = 64)]
+    latent_dim: usize,
+    /// The MNIST classifier that judges the samples.
+    #[arg(long, default_value = "mnist_convnet.keras")]
+    classifier: PathBuf,
+    /// Run the quality check after every epoch, not only at the end.
+    #[arg(long)]
+    judge_every_epoch: bool,
+}
+
+fn leaky() -> Result<Box<dyn Layer>> {
+    Ok(Box::new(LeakyReLU::new().negative_slope(0.2)?))
+}
+
+/// 28x28x1 digit → probability that it is generated (the labels are Keras's example's: 1 for
+/// generated, 0 for real).
+fn discriminator() -> Result<Sequential> {
+    Ok(Sequential::new(vec![
+        Box::new(Conv2D::new(32, 4).strides([2, 2]).padding("same")?),
+        leaky()?,
+        Box::new(Conv2D::new(64, 4).strides([2, 2]).padding("same")?),
+        leaky()?,
+        Box::new(Flatten::new()),
+        Box::new(Dropout::new(0.2)?),
+        Box::new(Dense::new(1).activation("sigmoid")?),
+    ])
+    .named("discriminator")
+    .input_shape(&[28, 28, 1]))
+}
+
+/// Latent vector → 28x28x1 digit in [0, 1].
+fn generator(latent_dim: usize) -> Result<Sequential> {
+    Ok(Sequential::new(vec![
+        Box::new(Dense::new(7 * 7 * 64)),
+        Box::new(Reshape::new(&[7, 7, 64])?),
+        Box::new(Conv2DTranspose::new(64, 4).strides([2, 2]).padding("same")?),
+        leaky()?,
+        Box::new(Conv2DTranspose::new(32, 4).strides([2, 2]).padding("same")?),
+        leaky()?,
+        Box::new(Conv2D::new(1, 5).padding("same")?.activation("sigmoid")?),
+    ])
+    .named("generator")
+    .input_shape(&[latent_dim]))
+}
+
+/// The two models, their optimizers and the loss: Keras's `GAN(keras.Model)` with its
+/// `train_step`.
+struct Gan {
+    generator: Sequential,
+    discriminator: Sequential,
+    g_optimizer: Box<dyn Optimizer>,
+    d_optimizer: Box<dyn Optimizer>,
+    loss: Box<dyn Loss>,
+    latent_dim: usize,
+    seed: u64,
+}
+
+impl Gan {
+    fn noise(&mut self, n: usize) -> Result<Tensor> {
+        self.seed += 1;
+        Tensor::random_normal(
+            &[n, self.latent_dim],
+            0.0,
+            1.0,
+            self.seed,
+            DType::F32,
+            &Device::Cpu,
+        )
+    }
+
+    /// One step on a batch of real digits; returns `(d_loss, g_loss)`.
+    fn train_step(&mut self, real: &Tensor) -> Result<(f64, f64)> {
+        let n = real.shape()[0];
+        // The discriminator: generated digits labelled 1, real ones 0, with a little label
+        // noise (Keras's example adds 0.05 * uniform).
+        let z = self.noise(n)?;
+        let fake = self.generator.call(&z, true)?.detach();
+        let images = Tensor::concat(&[&fake, real], 0)?;
+        let ones = Tensor::ones(&[n, 1], DType::F32, &Device::Cpu)?;
+        let zeros = ones.zeros_like()?;
+        self.seed += 1;
+        let jitter = Tensor::random_uniform(&[2 * n, 1], 0.0, 0.05, self.seed, DType::F32, &Device::Cpu)?;
+        let labels = Tensor::concat(&[&ones, &zeros], 0)?.add(&jitter)?;
+        let d_vars = self.discriminator.trainable_weights();
+        let tape = GradientTape::new();
+        let d_loss = self
+            .loss
+            .call(&labels, &self.discriminator.call(&images, true)?, None)?;
+        let grads = gradients(tape, &d_loss, &d_vars, "discriminator")?;
+        self.d_optimizer.apply(&grads, &d_vars)?;
+
+        // The generator: make the discriminator call its digits real (label 0). Only the
+        // generator's weights move.
+        let z = self.noise(n)?;
+        let g_vars = self.generator.trainable_weights();
+        let tape = GradientTape::new();
+        let judged = self.discriminator.call(&self.generator.call(&z, true)?, true)?;
+        let g_loss = self.loss.call(&zeros, &judged, None)?;
+        let grads = gradients(tape, &g_loss, &g_vars, "generator")?;
+        self.g_optimizer.apply(&grads, &g_vars)?;
+        Ok((d_loss.item()?, g_loss.item()?))
+    }
+
+    /// `n` generated digits, `(n, 28, 28, 1)`, in inference mode, from a fixed seed.
+    fn sample(&self, n: usize, seed: u64) -> Result<Tensor> {
+        let z = Tensor::random_normal(&[n, self.latent_dim], 0.0, 1.0, seed, DType::F32, &Device::Cpu)?;
+        keras_tensor::no_grad(|| self.generator.call(&z, false))
+    }
+}
+
+/// Gradients of `loss` (recorded since `tape` was made) for each of `vars`.
+fn gradients(
+    tape: GradientTape,
+    loss: &Tensor,
+    vars: &[keras::Variable],
+    model: &str,
+) -> Result<Vec<Tensor>> {
+    let values: Vec<Tensor> = vars.iter().map(|v| v.value()).collect();
+    let sources: Vec<&Tensor> = values.iter().collect();
+    present(tape.gradient(loss, &sources)?, model)
+}
+
+fn present(grads: Vec<Option<Tensor>>, model: &str) -> Result<Vec<Tensor>> {
+    grads
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            g.ok_or_else(|| keras_tensor::Error::Autodiff(format!("{model} weight {i} got no gradient")))
+        })
+        .collect()
+}
+
+/// A `rows x rows` grid of `(n, 28, 28, 1)` digits as one `(28 rows, 28 rows, 1)` image.
+fn grid(digits: &Tensor, rows: usize) -> Result<Tensor> {
+    digits
+        .reshape(&[rows as isize, rows as isize, 28, 28])?
+        .permute(&[0, 2, 1, 3])?
+        .reshape(&[rows as isize * 28, rows as isize * 28, 1])
+}
+
+/// Labels 1,000 generated digits with the classifier; returns whether they pass the bar.
+fn judge(gan: &Gan, classifier: &std::path::Path, real: &Tensor) -> Result<Option<bool>> {
+    if !classifier.exists() {
+        println!(
+            "No classifier at {} (run `cargo run --release -p keras --example mnist_convnet` first): \
+             skipping the quality check.",
+            classifier.display()
+        );
+        return Ok(None);
+    }
+    let mut judge = keras::saving::load_model(classifier)?;
+    let mean_top = |p: &Tensor| -> Result<f64> { p.max(&[1], false)?.mean(&[0], false)?.item() };
+    let on_real = mean_top(&judge.predict(real, 250)?)?;
+    let probs = judge.predict(&gan.sample(1000, 424242)?, 250)?;
+    let top = mean_top(&probs)?;
+    let classes: Vec<i64> = probs.argmax(-1, false)?.to_vec()?;
+    let mut counts = [0usize; 10];
+    for c in classes {
+        counts[c as usize] += 1;
+    }
+    let shares: Vec<String> = counts
+        .iter()
+        .map(|&c| format!("{:.1}%", c as f64 / 10.0))
+        .collect();
+    println!(
+        "Quality check on 1000 generated digits, judged by {}:",
+        classifier.display()
+    );
+    println!(
+        "  mean top probability: {top:.4} (bar: >= 0.9; on {} real digits: {on_real:.4})",
+        real.shape()[0]
+    );
+    println!(
+        "  share of each digit 0-9: {} (bar: each >= 5%)",
+        shares.join(" ")
+    );
+    let pass = top >= 0.9 && counts.iter().all(|&c| c >= 50);
+    println!("  {}", if pass { "PASS" } else { "FAIL" });
+    Ok(Some(pass))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    keras::set_random_seed(1337);
+    let ((x_train, _), (x_test, _)) = datasets::mnist::load_data().unwrap_or_else(|e| common::missing(e));
+    let x = common::limit(&common::scale_images(&x_train)?, args.limit)?;
+    let real_test = common::scale_images(&x_test.narrow(0, 0, 1000)?)?;
+    println!("{} training digits of shape {:?}", x.shape()[0], &x.shape()[1..]);
+    let mut gan = Gan {
+        generator: generator(args.latent_dim)?,
+        discriminator: discriminator()?,
+        g_optimizer: Box::new(Adam::new().learning_rate(2e-4).beta_1(0.5)),
+        d_optimizer: Box::new(Adam::new().learning_rate(2e-4).beta_1(0.5)),
+        loss: losses::get("binary_crossentropy")?,
+        latent_dim: args.latent_dim,
+        seed: 7,
+    };
+    println!("{}", gan.generator.summary()?);
+    println!("{}", gan.discriminator.summary()?);
+    std::fs::create_dir_all("mnist_dcgan").map_err(|e| keras_tensor::Error::InvalidArgument {
+        op: "mnist_dcgan",
+        msg: format!("cannot create the folder mnist_dcgan/: {e}"),
+    })?;
+    let ds = data::Dataset::from_tensor_slices(&[&x])?
+        .shuffle(x.shape()[0], Some(1))
+        .batch(args.batch_size, true);
+    let start = std::time::Instant::now();
+    for epoch in 1..=args.epochs {
+        let (mut d_sum, mut g_sum, mut steps) = (0.0, 0.0, 0usize);
+        for batch in ds.iter()? {
+            let (d, g) = gan.train_step(&batch?[0])?;
+            d_sum += d;
+            g_sum += g;
+            steps += 1;
+        }
+        let path = format!("mnist_dcgan/epoch_{epoch:03}.png");
+        data::save_img(&path, &grid(&gan.sample(100, 2024)?, 10)?, true)?;
+        println!(
+            "Epoch {epoch}/{}: d_loss {:.4}, g_loss {:.4} ({steps} steps, {:.0}s elapsed), samples in {path}",
+            args.epochs,
+            d_sum / steps.max(1) as f64,
+            g_sum / steps.max(1) as f64,
+            start.elapsed().as_secs_f64()
+        );
+        if args.judge_every_epoch && epoch < args.epochs {
+            judge(&gan, &args.classifier, &real_test)?;
+        }
+    }
+    println!("Trained in {:.1}s", start.elapsed().as_secs_f64());
+    gan.generator.save("mnist_dcgan_generator.keras")?;
+    gan.discriminator.save("mnist_dcgan_discriminator.keras")?;
+    println!("Saved mnist_dcgan_generator.keras and mnist_dcgan_discriminator.keras");
+    judge(&gan, &args.classifier, &real_test)?;
+    Ok(())
+}
