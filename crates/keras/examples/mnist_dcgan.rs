@@ -20,6 +20,7 @@ use clap::Parser;
 use keras::layers::{Conv2D, Conv2DTranspose, Dense, Dropout, Flatten, Layer, LeakyReLU, Reshape};
 use keras::losses::{self, Loss};
 use keras::optimizers::{Adam, Optimizer};
+use keras::variable::gradients;
 use keras::{data, datasets, Sequential, Trainer};
 use keras_tensor::{DType, Device, GradientTape, Result, Tensor};
 use std::path::PathBuf;
@@ -125,7 +126,7 @@ impl Gan {
         let d_loss = self
             .loss
             .call(&labels, &self.discriminator.call(&images, true)?, None)?;
-        let grads = gradients(tape, &d_loss, &d_vars, "discriminator")?;
+        let grads = gradients(&tape, &d_loss, &d_vars)?;
         self.d_optimizer.apply(&grads, &d_vars)?;
 
         // The generator: make the discriminator call its digits real (label 0). Only the
@@ -135,7 +136,7 @@ impl Gan {
         let tape = GradientTape::new();
         let judged = self.discriminator.call(&self.generator.call(&z, true)?, true)?;
         let g_loss = self.loss.call(&zeros, &judged, None)?;
-        let grads = gradients(tape, &g_loss, &g_vars, "generator")?;
+        let grads = gradients(&tape, &g_loss, &g_vars)?;
         self.g_optimizer.apply(&grads, &g_vars)?;
         Ok((d_loss.item()?, g_loss.item()?))
     }
@@ -145,28 +146,6 @@ impl Gan {
         let z = Tensor::random_normal(&[n, self.latent_dim], 0.0, 1.0, seed, DType::F32, &Device::Cpu)?;
         keras_tensor::no_grad(|| self.generator.call(&z, false))
     }
-}
-
-/// Gradients of `loss` (recorded since `tape` was made) for each of `vars`.
-fn gradients(
-    tape: GradientTape,
-    loss: &Tensor,
-    vars: &[keras::Variable],
-    model: &str,
-) -> Result<Vec<Tensor>> {
-    let values: Vec<Tensor> = vars.iter().map(|v| v.value()).collect();
-    let sources: Vec<&Tensor> = values.iter().collect();
-    present(tape.gradient(loss, &sources)?, model)
-}
-
-fn present(grads: Vec<Option<Tensor>>, model: &str) -> Result<Vec<Tensor>> {
-    grads
-        .into_iter()
-        .enumerate()
-        .map(|(i, g)| {
-            g.ok_or_else(|| keras_tensor::Error::Autodiff(format!("{model} weight {i} got no gradient")))
-        })
-        .collect()
 }
 
 /// A `rows x rows` grid of `(n, 28, 28, 1)` digits as one `(28 rows, 28 rows, 1)` image.

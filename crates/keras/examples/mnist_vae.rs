@@ -124,16 +124,7 @@ impl Vae {
             .sum(&[1], false)?
             .mean(&[0], false)?;
         let total = reconstruction.add(&kl)?;
-        let values: Vec<Tensor> = vars.iter().map(|v| v.value()).collect();
-        let sources: Vec<&Tensor> = values.iter().collect();
-        let grads = tape
-            .gradient(&total, &sources)?
-            .into_iter()
-            .zip(&vars)
-            .map(|(g, v)| {
-                g.ok_or_else(|| keras_tensor::Error::Autodiff(format!("{} got no gradient", v.name())))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let grads = keras::variable::gradients(&tape, &total, &vars)?;
         self.optimizer.apply(&grads, &vars)?;
         Ok([total.item()?, reconstruction.item()?, kl.item()?])
     }

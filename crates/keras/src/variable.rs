@@ -156,6 +156,47 @@ impl Variable {
     }
 }
 
+/// The gradients of scalar `loss` with respect to each of `vars`, in order: Keras's
+/// `tape.gradient(loss, model.trainable_weights)` for a custom training step, ready for
+/// [`Optimizer::apply`](crate::optimizers::Optimizer::apply).
+///
+/// ```
+/// use keras::layers::{Dense, Layer};
+/// use keras::optimizers::{Optimizer, SGD};
+/// use keras_tensor::{DType, Device, GradientTape, Tensor};
+/// let mut dense = Dense::new(1);
+/// dense.build(&[None, Some(3)])?;
+/// let weights = dense.trainable_weights();
+/// let x = Tensor::ones(&[4, 3], DType::F32, &Device::Cpu)?;
+/// let tape = GradientTape::new();
+/// let y = dense.call(&x, true)?;
+/// let loss = y.mul(&y)?.mean(&[0, 1], false)?;
+/// let grads = keras::variable::gradients(&tape, &loss, &weights)?;
+/// SGD::new().apply(&grads, &weights)?;
+/// assert_eq!(grads.len(), 2); // kernel and bias
+/// # Ok::<(), keras_tensor::Error>(())
+/// ```
+///
+/// # Errors
+/// When `loss` does not depend on one of `vars` (the error names it: Keras would return
+/// `None` there), or as [`GradientTape::gradient`](keras_tensor::GradientTape::gradient).
+pub fn gradients(tape: &keras_tensor::GradientTape, loss: &Tensor, vars: &[Variable]) -> Result<Vec<Tensor>> {
+    let values: Vec<Tensor> = vars.iter().map(Variable::value).collect();
+    let sources: Vec<&Tensor> = values.iter().collect();
+    tape.gradient(loss, &sources)?
+        .into_iter()
+        .zip(vars)
+        .map(|(g, v)| {
+            g.ok_or_else(|| {
+                Error::Autodiff(format!(
+                    "the loss does not depend on variable {:?}: it has no gradient",
+                    v.name()
+                ))
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +214,26 @@ mod tests {
         v.assign(&Tensor::new(&[5.0f32, 6.0], &[2]).unwrap()).unwrap();
         assert_eq!(w.value().to_vec::<f32>().unwrap(), vec![5.0, 6.0]);
         assert!(w.same_as(&v) && w.value().is_tracked());
+    }
+
+    #[test]
+    fn gradients_follow_the_variables_and_name_the_missing_one() {
+        let a = Variable::new("a", Tensor::new(&[3.0f64], &[1]).unwrap(), true);
+        let b = Variable::new("b", Tensor::new(&[5.0f64], &[1]).unwrap(), true);
+        let unused = Variable::new("unused", Tensor::new(&[1.0f64], &[1]).unwrap(), true);
+        let tape = keras_tensor::GradientTape::persistent();
+        // d(a*a*b)/da = 2ab = 30, d/db = a*a = 9.
+        let loss = a
+            .value()
+            .mul(&a.value())
+            .unwrap()
+            .mul(&b.value())
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let g = gradients(&tape, &loss, &[b.clone(), a.clone()]).unwrap();
+        assert_eq!((g[0].item().unwrap(), g[1].item().unwrap()), (9.0, 30.0));
+        let e = gradients(&tape, &loss, &[a, unused]).unwrap_err().to_string();
+        assert!(e.contains("unused"), "{e}");
     }
 }
