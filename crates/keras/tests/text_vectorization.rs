@@ -173,7 +173,7 @@ fn text_vectorization_matches_keras() {
 
 #[test]
 fn errors_name_the_layer_and_the_problem() {
-    let msg = |r: Result<TextVectorization, keras_tensor::Error>| r.err().expect("an error").to_string();
+    let msg = |r: Result<TextVectorization, keras_tensor::Error>| r.expect_err("an error").to_string();
     assert!(msg(TextVectorization::new().standardize(Some("upper"))).contains("standardize"));
     assert!(msg(TextVectorization::new().split(Some("comma"))).contains("split"));
     assert!(msg(TextVectorization::new().output_mode("ints")).contains("output_mode"));
