@@ -404,10 +404,10 @@ impl Layer for Bidirectional {
         let mask = masks.first().cloned().flatten();
         let (mut f, _) = self
             .forward
-            .call_multi_masked(inputs, &[mask.clone()], training)?;
+            .call_multi_masked(inputs, std::slice::from_ref(&mask), training)?;
         let (mut b, _) = self
             .backward
-            .call_multi_masked(inputs, &[mask.clone()], training)?;
+            .call_multi_masked(inputs, std::slice::from_ref(&mask), training)?;
         let (y, mut y_rev) = (f.remove(0), b.remove(0));
         if self.return_sequences {
             y_rev = y_rev.flip(&[1])?;
