@@ -339,3 +339,33 @@ fn softmax_takes_a_broadcastable_mask_and_names_both_shapes_otherwise() {
         "{e}"
     );
 }
+
+#[test]
+fn training_ignores_the_targets_of_masked_steps() {
+    use layers::{Dense, Embedding, LSTM};
+    keras::set_random_seed(4);
+    let mut m = Sequential::new(vec![
+        Box::new(Embedding::new(6, 3).unwrap().mask_zero(true)),
+        Box::new(LSTM::new(2).return_sequences(true)),
+        Box::new(Dense::new(1)),
+    ]);
+    m.compile(
+        optimizers::get("sgd").unwrap(),
+        losses::get("mse").unwrap(),
+        &["mae"],
+    )
+    .unwrap();
+    let x = Tensor::new(&[1i32, 2, 0, 0, 3, 4, 5, 0], &[2, 4]).unwrap();
+    // Huge targets on the padded steps: a loss that saw them would be about 1e6.
+    let y = Tensor::new(&[0.5f32, -0.5, 1e3, 1e3, 0.2, 0.1, -0.3, 1e3], &[2, 4, 1]).unwrap();
+    let before = m.evaluate(&x, &y, 2).unwrap();
+    assert!(before["loss"] < 10.0 && before["mae"] < 10.0, "{before:?}");
+    // train_on_batch reports the loss of the step, computed before the update.
+    let step = m.train_on_batch(&x, &y).unwrap();
+    assert!(
+        (step["loss"] - before["loss"]).abs() < 1e-6,
+        "{step:?} vs {before:?}"
+    );
+    let after = m.evaluate(&x, &y, 2).unwrap();
+    assert!(after["loss"] < before["loss"], "{after:?} vs {before:?}");
+}
