@@ -47,6 +47,9 @@ impl Activation {
 
 impl Layer for Activation {
     super::layer_common!("Activation");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         true
     }

@@ -44,6 +44,9 @@ pub(crate) fn mask_scores(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
 /// then a softmax over `Tv` (with dropout on the distribution while training), and the output
 /// `(batch, Tq, dim_v)` is the distribution times the value.
 ///
+/// Keras masks on the inputs are used as Keras uses them: the value's mask hides value
+/// steps, the query's sets masked query steps of the output to 0 and is the output's mask.
+///
 /// Call options (Keras's call arguments, set on the layer here): `use_causal_mask` hides
 /// positions `j > i`; `return_attention_scores` adds the distribution as a second output.
 /// Keras's `mask` argument (query / value masks) is not supported; use the causal mask, or
@@ -207,6 +210,20 @@ impl Attention {
     /// The computation with the weights given as tensors (`scale` then
     /// `concat_score_weight`, those that exist): the output and the distribution.
     fn compute(&self, inputs: &[Tensor], weights: &[Tensor], training: bool) -> Result<(Tensor, Tensor)> {
+        self.compute_masked(inputs, weights, training, None, None)
+    }
+
+    /// [`Attention::compute`] with Keras's input masks: `value_mask (batch, Tv)` hides value
+    /// steps from every query (with the causal mask, both must allow), and the output is 0 at
+    /// masked query steps (`query_mask (batch, Tq)`).
+    fn compute_masked(
+        &self,
+        inputs: &[Tensor],
+        weights: &[Tensor],
+        training: bool,
+        query_mask: Option<&Tensor>,
+        value_mask: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)> {
         let (q, v) = (&inputs[0], &inputs[1]);
         let k = inputs.get(2).unwrap_or(v);
         let mut w = weights.iter();
@@ -229,12 +246,23 @@ impl Attention {
                 csw.mul(&sum.tanh()?.sum(&[-1], false)?)?
             }
         };
-        let scores = if self.use_causal_mask {
-            let r = scores.rank();
-            let (tq, tv) = (scores.shape()[r - 2], scores.shape()[r - 1]);
-            mask_scores(&scores, &causal_mask(tq, tv, scores.dtype(), scores.device())?)?
-        } else {
-            scores
+        let r = scores.rank();
+        let (tq, tv) = (scores.shape()[r - 2], scores.shape()[r - 1]);
+        // One combined mask, as Keras: where it is false the score drops by 1e9 once.
+        let mut keep: Option<Tensor> = match value_mask {
+            Some(m) => Some(m.cast(DType::Bool)?.expand_dims(-2)?),
+            None => None,
+        };
+        if self.use_causal_mask {
+            let c = causal_mask(tq, tv, scores.dtype(), scores.device())?.cast(DType::Bool)?;
+            keep = Some(match keep {
+                Some(k) => k.logical_and(&c)?,
+                None => c,
+            });
+        }
+        let scores = match &keep {
+            Some(k) => mask_scores(&scores, k)?,
+            None => scores,
         };
         let dist = scores.softmax(-1)?;
         let dropped = if training && self.dropout > 0.0 {
@@ -249,7 +277,15 @@ impl Attention {
         } else {
             dist.clone()
         };
-        Ok((dropped.matmul(v)?, dist))
+        let out = dropped.matmul(v)?;
+        let out = match query_mask {
+            Some(m) => {
+                let m = m.cast(DType::Bool)?.expand_dims(-1)?;
+                Tensor::where_cond(&m, &out, &out.zeros_like()?)?
+            }
+            None => out,
+        };
+        Ok((out, dist))
     }
 }
 
@@ -312,6 +348,44 @@ impl Layer for Attention {
             vec![out, dist]
         } else {
             vec![out]
+        })
+    }
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    /// Keras's masks: the value's mask hides value steps, the query's zeroes masked query
+    /// steps of the output and is the output's mask.
+    fn call_multi_masked(
+        &self,
+        inputs: &[Tensor],
+        masks: &[Option<Tensor>],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        let (qm, vm) = (masks.first().cloned().flatten(), masks.get(1).cloned().flatten());
+        if qm.is_none() && vm.is_none() {
+            let ys = self.call_multi(inputs, training)?;
+            let n = ys.len();
+            return Ok((ys, vec![None; n]));
+        }
+        let shapes: Vec<Shape> = inputs
+            .iter()
+            .map(|t| t.shape().iter().map(|&d| Some(d)).collect())
+            .collect();
+        self.check(&shapes)?;
+        if !self.built {
+            return Err(invalid(format!("layer {:?} is not built", self.name)));
+        }
+        for (i, m) in [(0, &qm), (1, &vm)] {
+            if let Some(m) = m {
+                super::check_mask(&self.name, &inputs[i], m, 2)?;
+            }
+        }
+        let w: Vec<Tensor> = self.weights().iter().map(Variable::value).collect();
+        let (out, dist) = self.compute_masked(inputs, &w, training, qm.as_ref(), vm.as_ref())?;
+        Ok(if self.return_attention_scores {
+            (vec![out, dist], vec![qm, None])
+        } else {
+            (vec![out], vec![qm])
         })
     }
     fn weights(&self) -> Vec<Variable> {

@@ -297,6 +297,11 @@ impl BatchNormalization {
 
 impl Layer for BatchNormalization {
     super::layer_common!("BatchNormalization");
+    /// Keeps the mask. NOTE: Keras also leaves masked steps out of the batch statistics
+    /// while training; here they count (inference is the same).
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         self.moving_mean.is_some()
     }

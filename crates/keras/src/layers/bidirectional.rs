@@ -99,7 +99,8 @@ fn remove_prefix<'a>(name: &'a str, prefix: &str) -> &'a str {
 }
 
 /// A copy of `layer` rebuilt from its config with the name `name` and, when given,
-/// `go_backwards`.
+/// `go_backwards`. Like Keras, it forces `zero_output_for_mask = return_sequences` on layers
+/// that have the option: with a mask, masked steps of a returned sequence are zeros.
 fn rebuild(class: &str, config: &Value, name: String, go_backwards: Option<bool>) -> Result<Box<dyn Layer>> {
     let mut c = config.clone();
     let Some(m) = c.as_object_mut() else {
@@ -111,7 +112,23 @@ fn rebuild(class: &str, config: &Value, name: String, go_backwards: Option<bool>
     if let Some(g) = go_backwards {
         m.insert("go_backwards".into(), json!(g));
     }
+    if m.contains_key("zero_output_for_mask") {
+        let rs = m.get("return_sequences").cloned().unwrap_or(json!(false));
+        m.insert("zero_output_for_mask".into(), rs);
+    }
     super::from_config(class, &c)
+}
+
+/// A given backward layer with Keras's forced `zero_output_for_mask = return_sequences`:
+/// rebuilt from its config when the flag differs and it has no weights yet (a built layer is
+/// kept as it is).
+fn force_zero_output(layer: Box<dyn Layer>) -> Result<Box<dyn Layer>> {
+    let c = layer.get_config();
+    let z = c.get("zero_output_for_mask");
+    if layer.built() || z.is_none() || z == c.get("return_sequences") {
+        return Ok(layer);
+    }
+    rebuild(layer.class_name(), &c, layer.name().to_string(), None)
 }
 
 fn flag(l: &dyn Layer, key: &str) -> Result<bool> {
@@ -157,7 +174,7 @@ impl Bidirectional {
             None,
         )?;
         let backward = match backward_layer {
-            Some(b) => b,
+            Some(b) => force_zero_output(b)?,
             None => rebuild(
                 class,
                 &config,
@@ -352,21 +369,58 @@ impl Layer for Bidirectional {
         Ok(ys.remove(0))
     }
     fn call_multi(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
-        if inputs.len() != 1 {
-            return Err(super::arity_error(&self.name, "1 input", inputs.len()));
+        Ok(self.call_multi_masked(inputs, &[], training)?.0)
+    }
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    /// The input mask with `return_sequences`, else none.
+    fn compute_mask(&self, _x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        Ok(mask.filter(|_| self.return_sequences).cloned())
+    }
+    fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        let (mut ys, _) = self.call_multi_masked(std::slice::from_ref(x), &[mask.cloned()], training)?;
+        if ys.len() != 1 {
+            return Err(invalid(format!(
+                "layer {:?} has {} outputs (return_state or merge_mode None): use it in a functional \
+                 model",
+                self.name,
+                ys.len()
+            )));
         }
-        let mut f = self.forward.call_multi(inputs, training)?;
-        let mut b = self.backward.call_multi(inputs, training)?;
+        Ok(ys.remove(0))
+    }
+    /// Both layers read the input and its mask; the outputs (each masked as the input with
+    /// `return_sequences`), then the unmasked states.
+    fn call_multi_masked(
+        &self,
+        inputs: &[Tensor],
+        masks: &[Option<Tensor>],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        let [x] = inputs else {
+            return Err(super::arity_error(&self.name, "1 input", inputs.len()));
+        };
+        let mask = masks.first().cloned().flatten();
+        let (mut f, _) = self
+            .forward
+            .call_multi_masked(inputs, std::slice::from_ref(&mask), training)?;
+        let (mut b, _) = self
+            .backward
+            .call_multi_masked(inputs, std::slice::from_ref(&mask), training)?;
         let (y, mut y_rev) = (f.remove(0), b.remove(0));
         if self.return_sequences {
             y_rev = y_rev.flip(&[1])?;
         }
         let mut out = self.merge(&y, &y_rev)?;
+        let out_mask = self.compute_mask(x, mask.as_ref())?;
+        let mut out_masks = vec![out_mask; out.len()];
         if self.return_state {
             out.extend(f);
             out.extend(b);
         }
-        Ok(out)
+        out_masks.resize(out.len(), None);
+        Ok((out, out_masks))
     }
     fn weights(&self) -> Vec<Variable> {
         let mut w = self.forward.weights();

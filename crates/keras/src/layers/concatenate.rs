@@ -128,6 +128,41 @@ impl Layer for Concatenate {
         let refs: Vec<&Tensor> = inputs.iter().collect();
         Ok(vec![Tensor::concat(&refs, self.axis)?])
     }
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    /// Keras's `Concatenate.compute_mask`: each input's mask widened to the input's shape
+    /// (all true for an unmasked input), concatenated on `axis`, then any over the last axis.
+    fn call_multi_masked(
+        &self,
+        inputs: &[Tensor],
+        masks: &[Option<Tensor>],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        let ys = self.call_multi(inputs, training)?;
+        if masks.len() != inputs.len() || masks.iter().all(Option::is_none) {
+            return Ok((ys, vec![None]));
+        }
+        let mut full = Vec::with_capacity(inputs.len());
+        for (x, m) in inputs.iter().zip(masks) {
+            full.push(match m {
+                None => Tensor::ones(x.shape(), keras_tensor::DType::Bool, x.device())?,
+                Some(m) => {
+                    let mut m = m.cast(keras_tensor::DType::Bool)?;
+                    if m.rank() < x.rank() {
+                        m = m.expand_dims(-1)?;
+                    }
+                    m.broadcast_to(x.shape())?.contiguous()?
+                }
+            });
+        }
+        let joined = Tensor::concat(&full.iter().collect::<Vec<_>>(), self.axis)?;
+        let any = joined
+            .cast(keras_tensor::DType::F32)?
+            .max(&[-1], false)?
+            .cast(keras_tensor::DType::Bool)?;
+        Ok((ys, vec![Some(any)]))
+    }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);
         m.insert("axis".into(), json!(self.axis));

@@ -180,6 +180,9 @@ impl Dense {
 
 impl Layer for Dense {
     super::layer_common!("Dense");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         self.kernel.is_some()
     }

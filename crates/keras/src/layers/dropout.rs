@@ -88,6 +88,9 @@ impl Dropout {
 
 impl Layer for Dropout {
     super::layer_common!("Dropout");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         true
     }

@@ -58,6 +58,9 @@ impl ELU {
 
 impl Layer for ELU {
     super::layer_common!("ELU");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         true
     }

@@ -32,8 +32,9 @@ fn initializer_by_name(name: &str) -> Result<Initializer> {
 /// Keras's `take` on the JAX backend (an index outside that range is an error naming the
 /// layer, where JAX would give NaN rows).
 ///
-/// `mask_zero=True` is not supported (masks are not propagated between layers), nor LoRA or
-/// quantization.
+/// With [`Embedding::mask_zero`], index 0 is padding: the output carries the mask
+/// `inputs != 0` to the layers after it (recurrent layers skip those steps, losses ignore
+/// them), as Keras's `mask_zero=True`. LoRA and quantization are not supported.
 ///
 /// ```
 /// use keras::layers::{Embedding, Layer};
@@ -54,6 +55,7 @@ pub struct Embedding {
     embeddings_rules: WeightRules,
     activity_regularizer: Option<Regularizer>,
     trainable: bool,
+    mask_zero: bool,
     embeddings: Option<Variable>,
 }
 
@@ -81,6 +83,7 @@ impl Embedding {
             embeddings_rules: WeightRules::default(),
             activity_regularizer: None,
             trainable: true,
+            mask_zero: false,
             embeddings: None,
         })
     }
@@ -112,6 +115,23 @@ impl Embedding {
         self
     }
 
+    /// Treats index 0 as padding (Keras's `mask_zero`): the output's mask is `inputs != 0`.
+    ///
+    /// ```
+    /// use keras::layers::{Embedding, Layer};
+    /// use keras_tensor::Tensor;
+    /// let mut e = Embedding::new(10, 4)?.mask_zero(true);
+    /// e.build(&[None, Some(3)])?;
+    /// let x = Tensor::new(&[4i64, 2, 0, 0, 0, 9], &[2, 3])?;
+    /// let m = e.compute_mask(&x, None)?.expect("a mask");
+    /// assert_eq!(m.to_vec::<bool>()?, vec![true, true, false, false, false, true]);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    pub fn mask_zero(mut self, mask_zero: bool) -> Embedding {
+        self.mask_zero = mask_zero;
+        self
+    }
+
     /// Sets the layer name.
     pub fn name(mut self, name: &str) -> Embedding {
         self.name = name.to_string();
@@ -127,19 +147,14 @@ impl Embedding {
     ///
     /// # Errors
     /// For missing or zero sizes, unknown initializers, regularizers or constraints, and for
-    /// `mask_zero=true`, `lora_rank` or `quantization_config`, which are not supported.
+    /// `lora_rank` or `quantization_config`, which are not supported.
     pub fn from_config(c: &Value) -> Result<Embedding> {
         const OP: &str = "Embedding.from_config";
-        if field(c, "mask_zero", false)? {
-            return Err(Error::InvalidArgument {
-                op: OP,
-                msg: "mask_zero=True is not supported (masks are not propagated between layers)".into(),
-            });
-        }
         super::reject_unsupported(c, OP, &["lora_rank", "quantization_config"])?;
         let mut e = Embedding::new(field(c, "input_dim", 0)?, field(c, "output_dim", 0)?)?;
         e.name = config_name(c, "embedding")?;
         e.trainable = field(c, "trainable", true)?;
+        e.mask_zero = field(c, "mask_zero", false)?;
         match c.get("embeddings_initializer") {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => e.embeddings_initializer = initializer_by_name(s)?,
@@ -208,6 +223,17 @@ impl Layer for Embedding {
     fn weights(&self) -> Vec<Variable> {
         self.embeddings.iter().cloned().collect()
     }
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    /// `inputs != 0` with `mask_zero`, else none (a mask arriving from before is dropped, as
+    /// in Keras).
+    fn compute_mask(&self, x: &Tensor, _mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        if !self.mask_zero {
+            return Ok(None);
+        }
+        Ok(Some(x.ne(&x.scalar_like(0.0)?)?))
+    }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);
         m.insert("input_dim".into(), json!(self.input_dim));
@@ -221,7 +247,7 @@ impl Layer for Embedding {
             "activity_regularizer".into(),
             self.activity_regularizer.map_or(Value::Null, |r| r.to_config()),
         );
-        m.insert("mask_zero".into(), json!(false));
+        m.insert("mask_zero".into(), json!(self.mask_zero));
         m.insert("quantization_config".into(), Value::Null);
         Value::Object(m)
     }
@@ -334,10 +360,21 @@ mod tests {
             r.get_config()["embeddings_regularizer"]["config"]["l2"],
             json!(0.01)
         );
-        let e = Embedding::from_config(&json!({"input_dim": 4, "output_dim": 2, "mask_zero": true}))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("mask_zero") && e.contains("not supported"), "{e}");
+        let e = Embedding::from_config(&json!({"input_dim": 4, "output_dim": 2, "mask_zero": true})).unwrap();
+        assert_eq!(e.get_config()["mask_zero"], json!(true));
+        let x = Tensor::new(&[0.0f32, 0.5, 3.0], &[1, 3]).unwrap();
+        // Keras compares the raw input with 0: 0.5 is not padding though it looks up row 0.
+        assert_eq!(
+            e.compute_mask(&x, None)
+                .unwrap()
+                .unwrap()
+                .to_vec::<bool>()
+                .unwrap(),
+            vec![false, true, true]
+        );
+        let plain = Embedding::new(4, 2).unwrap();
+        let m = Tensor::new(&[true], &[1, 1]).unwrap();
+        assert!(plain.compute_mask(&x, Some(&m)).unwrap().is_none());
         assert!(Embedding::from_config(&json!({"input_dim": 4, "output_dim": 2, "lora_rank": 2})).is_err());
         assert!(Embedding::from_config(&json!({"output_dim": 2})).is_err());
         assert!(Embedding::new(0, 2).is_err());

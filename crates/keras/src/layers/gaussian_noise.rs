@@ -100,6 +100,9 @@ impl GaussianNoise {
 
 impl Layer for GaussianNoise {
     super::layer_common!("GaussianNoise");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         true
     }

@@ -25,7 +25,8 @@ global_pooling_layer!(
     "global_average_pooling1d",
     1,
     mean,
-    "(batch, steps, channels)"
+    "(batch, steps, channels)",
+    true
 );
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ global_pooling_layer!(
     "global_average_pooling2d",
     2,
     mean,
-    "(batch, height, width, channels)"
+    "(batch, height, width, channels)",
+    false
 );
 
 #[cfg(test)]

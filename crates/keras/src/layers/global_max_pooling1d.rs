@@ -25,7 +25,8 @@ global_pooling_layer!(
     "global_max_pooling1d",
     1,
     max,
-    "(batch, steps, channels)"
+    "(batch, steps, channels)",
+    false
 );
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ global_pooling_layer!(
     "global_max_pooling2d",
     2,
     max,
-    "(batch, height, width, channels)"
+    "(batch, height, width, channels)",
+    false
 );
 
 #[cfg(test)]

@@ -29,7 +29,10 @@ use serde_json::{json, Value};
 /// Keras saves them: `kernel (features, 3·units)`, `recurrent_kernel (units, 3·units)`,
 /// `bias`.
 ///
-/// Not implemented (refused by `from_config`): `stateful`, and masking.
+/// With an input mask (from `Embedding(mask_zero)` or `Masking`), a masked step leaves the
+/// states unchanged and outputs the previous `h` (zeros with `zero_output_for_mask`), as
+/// Keras does; the output keeps the mask with `return_sequences`. Not implemented (refused
+/// by `from_config`): `stateful`.
 ///
 /// ```
 /// use keras::layers::{Layer, GRU};
@@ -107,15 +110,16 @@ impl GRU {
     }
 
     /// The sequence output, then the final `h`.
-    fn run(&self, x: &Tensor, training: bool) -> Result<(Tensor, Vec<Tensor>)> {
+    fn run(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<(Tensor, Vec<Tensor>)> {
         let (k, rk, bias) = self.core.weight_values()?;
-        self.run_with(x, &k, &rk, bias.as_ref(), training)
+        self.run_with(x, mask, &k, &rk, bias.as_ref(), training)
     }
 
     /// [`GRU::run`] with the weights given as tensors.
     fn run_with(
         &self,
         x: &Tensor,
+        mask: Option<&Tensor>,
         k: &Tensor,
         rk: &Tensor,
         bias: Option<&Tensor>,
@@ -136,8 +140,14 @@ impl GRU {
         };
         let (act, rec_act) = (self.activation, self.recurrent_activation);
         let blocks = if self.reset_after { 3 } else { 2 };
-        self.core
-            .run(x, k, input_bias.as_ref(), training, 1, |xk, h_in, states| {
+        self.core.run(
+            x,
+            mask,
+            k,
+            input_bias.as_ref(),
+            training,
+            1,
+            |xk, h_in, states| {
                 let xg = xk.split(&[u, u, u], 1)?;
                 let mut inner = h_in.matmul(&rk_zr)?;
                 if let Some(b) = &recurrent_bias {
@@ -153,7 +163,8 @@ impl GRU {
                 let hh = act.apply(&xg[2].add(&rec_h)?)?;
                 let h = &states[0];
                 Ok(vec![z.mul(h)?.add(&z.neg()?.add_scalar(1.0)?.mul(&hh)?)?])
-            })
+            },
+        )
     }
 }
 
@@ -249,7 +260,7 @@ mod tests {
             let b = b.unwrap();
             let b = Tensor::random_normal(b.shape(), 0.0, 0.5, 7, DType::F64, &cpu).unwrap();
             let f = |xs: &[Tensor]| -> Result<Tensor> {
-                l.run_with(&xs[0], &xs[1], &xs[2], Some(&xs[3]), false)?
+                l.run_with(&xs[0], None, &xs[1], &xs[2], Some(&xs[3]), false)?
                     .0
                     .square()?
                     .sum_all()

@@ -244,6 +244,9 @@ impl LayerNormalization {
 
 impl Layer for LayerNormalization {
     super::layer_common!("LayerNormalization");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         self.input_shape.is_some()
     }

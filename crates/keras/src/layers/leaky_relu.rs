@@ -74,6 +74,9 @@ impl LeakyReLU {
 
 impl Layer for LeakyReLU {
     super::layer_common!("LeakyReLU");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         true
     }

@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 /// one mask per sequence, while training. The weights live in the cell, as Keras saves them:
 /// `kernel (features, 4·units)`, `recurrent_kernel (units, 4·units)`, `bias (4·units)`.
 ///
-/// Not implemented (refused by `from_config`): `stateful`, and masking.
+/// With an input mask (from `Embedding(mask_zero)` or `Masking`), a masked step leaves the
+/// states unchanged and outputs the previous `h` (zeros with `zero_output_for_mask`), as
+/// Keras does; the output keeps the mask with `return_sequences`. Not implemented (refused
+/// by `from_config`): `stateful`.
 ///
 /// ```
 /// use keras::layers::{Layer, LSTM};
@@ -87,22 +90,23 @@ impl LSTM {
     }
 
     /// The sequence output, then the final `h` and `c`.
-    fn run(&self, x: &Tensor, training: bool) -> Result<(Tensor, Vec<Tensor>)> {
+    fn run(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<(Tensor, Vec<Tensor>)> {
         let (k, rk, bias) = self.core.weight_values()?;
-        self.run_with(x, &k, &rk, bias.as_ref(), training)
+        self.run_with(x, mask, &k, &rk, bias.as_ref(), training)
     }
 
     /// [`LSTM::run`] with the weights given as tensors.
     fn run_with(
         &self,
         x: &Tensor,
+        mask: Option<&Tensor>,
         k: &Tensor,
         rk: &Tensor,
         bias: Option<&Tensor>,
         training: bool,
     ) -> Result<(Tensor, Vec<Tensor>)> {
         let u = self.core.units;
-        self.core.run(x, k, bias, training, 2, |xk, h_in, states| {
+        self.core.run(x, mask, k, bias, training, 2, |xk, h_in, states| {
             let z = xk.add(&h_in.matmul(rk)?)?;
             let g = z.split(&[u, u, u, u], 1)?;
             let i = self.recurrent_activation.apply(&g[0])?;
@@ -187,12 +191,93 @@ mod tests {
         // The whole unrolled sequence, on float64 copies of the weights, with respect to the
         // input and all three weights.
         let f = |xs: &[Tensor]| -> Result<Tensor> {
-            l.run_with(&xs[0], &xs[1], &xs[2], Some(&xs[3]), false)?
+            l.run_with(&xs[0], None, &xs[1], &xs[2], Some(&xs[3]), false)?
                 .0
                 .square()?
                 .sum_all()
         };
         check_grad("LSTM", &[&x, &k, &rk, &b], f);
+    }
+
+    #[test]
+    fn masked_gradients_through_time_match_finite_differences() {
+        let cpu = keras_tensor::Device::Cpu;
+        // Row 0: trailing padding; row 1: leading padding and a hole.
+        let mask = Tensor::new(
+            &[true, true, true, false, false, false, false, true, false, true],
+            &[2, 5],
+        )
+        .unwrap();
+        for (backwards, sequences, zero_output) in [
+            (false, true, false),
+            (false, false, false),
+            (true, true, false),
+            (true, false, false),
+            (false, true, true),
+        ] {
+            let mut l = LSTM::new(3)
+                .return_sequences(sequences)
+                .go_backwards(backwards)
+                .zero_output_for_mask(zero_output);
+            l.build(&[None, Some(5), Some(2)]).unwrap();
+            let x = Tensor::random_normal(&[2, 5, 2], 0.0, 1.0, 7, DType::F64, &cpu).unwrap();
+            let w = |v: &Option<Variable>| v.as_ref().unwrap().value().cast(DType::F64).unwrap();
+            let (k, rk, b) = (w(&l.core.kernel), w(&l.core.recurrent_kernel), w(&l.core.bias));
+            let f = |xs: &[Tensor]| -> Result<Tensor> {
+                l.run_with(&xs[0], Some(&mask), &xs[1], &xs[2], Some(&xs[3]), false)?
+                    .0
+                    .square()?
+                    .sum_all()
+            };
+            check_grad("masked LSTM", &[&x, &k, &rk, &b], f);
+        }
+    }
+
+    #[test]
+    fn masked_steps_are_skipped() {
+        // Padding before or after a sequence gives the last output of the sequence alone.
+        let mut l = LSTM::new(3);
+        l.build(&[None, None, Some(2)]).unwrap();
+        let cpu = keras_tensor::Device::Cpu;
+        let core = Tensor::random_normal(&[1, 3, 2], 0.0, 1.0, 3, DType::F32, &cpu).unwrap();
+        let alone = l.call(&core, false).unwrap().to_vec::<f32>().unwrap();
+        let pad = Tensor::full(9.0, &[1, 2, 2], DType::F32, &cpu).unwrap();
+        for (x, m) in [
+            (
+                Tensor::concat(&[&core, &pad], 1).unwrap(),
+                [true, true, true, false, false],
+            ),
+            (
+                Tensor::concat(&[&pad, &core], 1).unwrap(),
+                [false, false, true, true, true],
+            ),
+        ] {
+            let m = Tensor::new(&m, &[1, 5]).unwrap();
+            let y = l
+                .call_masked(&x, Some(&m), false)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap();
+            for (a, b) in y.iter().zip(&alone) {
+                assert!((a - b).abs() < 1e-6, "{y:?} vs {alone:?}");
+            }
+        }
+        // With return_sequences the masked steps repeat the previous output (zeros before the
+        // first valid step), and the mask passes on; without, it stops.
+        let mut s = LSTM::new(3).return_sequences(true);
+        s.build(&[None, None, Some(2)]).unwrap();
+        let x = Tensor::concat(&[&pad, &core, &pad], 1).unwrap();
+        let m = Tensor::new(&[false, false, true, true, true, false, false], &[1, 7]).unwrap();
+        let y = s
+            .call_masked(&x, Some(&m), false)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        assert!(y[..6].iter().all(|&v| v == 0.0));
+        assert_eq!(&y[12..15], &y[15..18]);
+        assert_eq!(&y[15..18], &y[18..21]);
+        assert!(s.compute_mask(&x, Some(&m)).unwrap().is_some());
+        assert!(l.compute_mask(&x, Some(&m)).unwrap().is_none());
     }
 
     #[test]

@@ -290,6 +290,18 @@ macro_rules! elementwise_layer {
             ) -> keras_tensor::Result<Vec<keras_tensor::Tensor>> {
                 Ok(vec![$crate::layers::merge::elementwise_call(&self.name, $arity, inputs, $merge)?])
             }
+            fn supports_masking(&self) -> bool {
+                true
+            }
+            fn call_multi_masked(
+                &self,
+                inputs: &[keras_tensor::Tensor],
+                masks: &[Option<keras_tensor::Tensor>],
+                training: bool,
+            ) -> keras_tensor::Result<(Vec<keras_tensor::Tensor>, Vec<Option<keras_tensor::Tensor>>)> {
+                let ys = $crate::layers::Layer::call_multi(self, inputs, training)?;
+                Ok((ys, vec![$crate::layers::merge::merge_masks(inputs.len(), masks)?]))
+            }
             fn get_config(&self) -> serde_json::Value {
                 serde_json::Value::Object($crate::layers::base_config(&self.name, self.trainable))
             }
@@ -297,6 +309,23 @@ macro_rules! elementwise_layer {
     };
 }
 pub(crate) use elementwise_layer;
+
+/// Keras's `Merge.compute_mask`: the logical or of the inputs' masks when every input has
+/// one, else no mask.
+pub(crate) fn merge_masks(n_inputs: usize, masks: &[Option<Tensor>]) -> Result<Option<Tensor>> {
+    if masks.len() != n_inputs || masks.iter().any(Option::is_none) {
+        return Ok(None);
+    }
+    let mut out: Option<Tensor> = None;
+    for m in masks.iter().flatten() {
+        let m = m.cast(keras_tensor::DType::Bool)?;
+        out = Some(match out {
+            Some(o) => o.logical_or(&m)?,
+            None => m,
+        });
+    }
+    Ok(out)
+}
 
 #[cfg(test)]
 pub(crate) mod testing {

@@ -35,6 +35,7 @@ mod lambda;
 mod layer_normalization;
 mod leaky_relu;
 mod lstm;
+mod masking;
 mod max_pooling1d;
 mod max_pooling2d;
 mod maximum;
@@ -101,6 +102,7 @@ pub use lambda::Lambda;
 pub use layer_normalization::LayerNormalization;
 pub use leaky_relu::LeakyReLU;
 pub use lstm::LSTM;
+pub use masking::Masking;
 pub use max_pooling1d::MaxPooling1D;
 pub use max_pooling2d::MaxPooling2D;
 pub use maximum::Maximum;
@@ -241,6 +243,98 @@ pub trait Layer: Send + Sync {
             _ => Err(arity_error(self.name(), "1 input", inputs.len())),
         }
     }
+
+    /// Whether the layer keeps the mask of its input (Keras's `supports_masking`): when
+    /// false, a mask reaching the layer stops there, as in Keras (which warns). Layers that
+    /// act on each time step alone (`Dense`, `Dropout`, activations, normalizations), the
+    /// recurrent layers and the mask-making layers say true.
+    fn supports_masking(&self) -> bool {
+        false
+    }
+
+    /// The mask of the output for input `x` carrying `mask` (Keras's `compute_mask`): a
+    /// boolean tensor over the output's leading axes, true where a step is valid. By default
+    /// the input mask passes through when [`Layer::supports_masking`], else there is none.
+    /// `Embedding(mask_zero)` and `Masking` make one; recurrent layers keep it only with
+    /// `return_sequences`; `GlobalAveragePooling1D` consumes it.
+    ///
+    /// ```
+    /// use keras::layers::{Dense, Flatten, Layer};
+    /// use keras_tensor::Tensor;
+    /// let x = Tensor::ones(&[2, 3, 4], keras_tensor::DType::F32, &keras_tensor::Device::Cpu)?;
+    /// let m = Tensor::new(&[true, true, false, true, false, false], &[2, 3])?;
+    /// assert!(Dense::new(5).compute_mask(&x, Some(&m))?.is_some()); // passes through
+    /// assert!(Flatten::new().compute_mask(&x, Some(&m))?.is_none()); // stops
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the mask does not fit the input (the error names the layer and both shapes).
+    fn compute_mask(&self, _x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        Ok(if self.supports_masking() {
+            mask.cloned()
+        } else {
+            None
+        })
+    }
+
+    /// [`Layer::call`] with the input's mask (Keras passes `mask=` to the layers whose `call`
+    /// takes it): recurrent layers skip masked steps, `GlobalAveragePooling1D` averages the
+    /// valid ones. Layers that do not use a mask keep this default, which ignores it.
+    ///
+    /// # Errors
+    /// As [`Layer::call`], and when the mask does not fit the input.
+    fn call_masked(&self, x: &Tensor, _mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        self.call(x, training)
+    }
+
+    /// The general form models run: outputs and their masks for a list of inputs and their
+    /// masks (`None` for an unmasked input). The default calls [`Layer::call_masked`] (one
+    /// input with a mask) or [`Layer::call_multi`], and takes the masks from
+    /// [`Layer::compute_mask`] (one input; `None` for further outputs and for several
+    /// inputs). Merge layers, recurrent layers with several outputs and nested models
+    /// override it.
+    ///
+    /// # Errors
+    /// As [`Layer::call_multi`] and [`Layer::compute_mask`].
+    fn call_multi_masked(
+        &self,
+        inputs: &[Tensor],
+        masks: &[Option<Tensor>],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        let mask = match (inputs, masks) {
+            ([_], [m]) => m.as_ref(),
+            _ => None,
+        };
+        let ys = match (inputs, mask) {
+            ([x], Some(m)) => vec![self.call_masked(x, Some(m), training)?],
+            _ => self.call_multi(inputs, training)?,
+        };
+        let mut out = match inputs {
+            [x] => vec![self.compute_mask(x, mask)?],
+            _ => Vec::new(),
+        };
+        out.resize(ys.len(), None);
+        Ok((ys, out))
+    }
+}
+
+/// Checks that `mask` covers the leading `axes` axes of `x` (a `(batch, timesteps)` mask for a
+/// `(batch, timesteps, features)` sequence); the error names the layer and both shapes.
+pub(crate) fn check_mask(layer: &str, x: &Tensor, mask: &Tensor, axes: usize) -> Result<()> {
+    if x.rank() < axes || mask.shape() != &x.shape()[..axes] {
+        return Err(Error::InvalidArgument {
+            op: "call",
+            msg: format!(
+                "layer {layer:?} got a mask of shape {:?} for an input of shape {:?}; the mask \
+                 must have the input's first {axes} dimensions",
+                mask.shape(),
+                x.shape()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Error for a layer called with the wrong number of inputs.
@@ -404,6 +498,7 @@ pub fn from_config(class_name: &str, config: &Value) -> Result<Box<dyn Layer>> {
             Ok(Box::new(LayerNormalization::from_config(c)?))
         }),
         ("LeakyReLU", |c| Ok(Box::new(LeakyReLU::from_config(c)?))),
+        ("Masking", |c| Ok(Box::new(Masking::from_config(c)?))),
         ("MaxPooling1D", |c| Ok(Box::new(MaxPooling1D::from_config(c)?))),
         ("MaxPooling2D", |c| Ok(Box::new(MaxPooling2D::from_config(c)?))),
         ("Maximum", |c| Ok(Box::new(Maximum::from_config(c)?))),

@@ -42,7 +42,9 @@ struct Proj {
 ///
 /// Call options (Keras's call arguments, set on the layer): `use_causal_mask`,
 /// `return_attention_scores` (adds `(batch, heads, T, S)` as a second output). An explicit
-/// `attention_mask` goes through [`MultiHeadAttention::attend`]. Not supported (refused by
+/// `attention_mask` goes through [`MultiHeadAttention::attend`]. Keras masks on the inputs
+/// (from `Embedding(mask_zero)` or `Masking`) become the attention mask, as in Keras: a
+/// masked value step is attended by no query; the output keeps the query's mask. Not supported (refused by
 /// `from_config`): `attention_axes` other than the default, `use_gate`, `sliding_window`.
 ///
 /// ```
@@ -479,6 +481,67 @@ impl Layer for MultiHeadAttention {
             vec![y, dist]
         } else {
             vec![y]
+        })
+    }
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    /// Keras's automatic attention mask from the inputs' masks: a masked query step attends
+    /// nowhere, a masked value (or key) step is attended by none, `query_mask (batch, T)` and
+    /// `value_mask (batch, S)` combined as `(batch, T, S)`. The output keeps the query's mask.
+    fn call_multi_masked(
+        &self,
+        inputs: &[Tensor],
+        masks: &[Option<Tensor>],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        let query_mask = masks.first().cloned().flatten();
+        if masks.iter().all(Option::is_none) || !(2..=3).contains(&inputs.len()) {
+            let ys = self.call_multi(inputs, training)?;
+            let n = ys.len();
+            return Ok((ys, vec![None; n]));
+        }
+        let (q, v) = (&inputs[0], &inputs[1]);
+        let steps = |t: &Tensor| t.shape()[..t.rank().saturating_sub(1)].to_vec();
+        let (b, tq, ts) = (
+            q.shape()[0],
+            steps(q)[1..].iter().product::<usize>(),
+            steps(v)[1..].iter().product::<usize>(),
+        );
+        let mut auto: Option<Tensor> = None;
+        for (i, m) in masks.iter().enumerate().take(inputs.len()) {
+            let Some(m) = m else { continue };
+            let x = &inputs[i];
+            if m.shape() != steps(x).as_slice() {
+                return Err(invalid(format!(
+                    "layer {:?} got a mask of shape {:?} for input {i} of shape {:?}; the mask must \
+                     have the input's shape without its last axis",
+                    self.name,
+                    m.shape(),
+                    x.shape()
+                )));
+            }
+            let shape: [isize; 3] = if i == 0 {
+                [b as isize, tq as isize, 1]
+            } else {
+                [b as isize, 1, ts as isize]
+            };
+            let m = m.cast(DType::Bool)?.reshape(&shape)?;
+            auto = Some(match auto {
+                Some(a) => a.logical_and(&m)?,
+                None => m,
+            });
+        }
+        let full = match auto {
+            Some(a) => Some(a.broadcast_to(&[b, tq, ts])?.contiguous()?),
+            None => None,
+        };
+        let (y, dist) = self.attend(q, v, inputs.get(2), full.as_ref(), training)?;
+        super::activity_loss(self.activity_regularizer, &y)?;
+        Ok(if self.return_attention_scores {
+            (vec![y, dist], vec![query_mask, None])
+        } else {
+            (vec![y], vec![query_mask])
         })
     }
     fn weights(&self) -> Vec<Variable> {

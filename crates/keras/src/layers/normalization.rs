@@ -326,6 +326,9 @@ impl Default for Normalization {
 
 impl Layer for Normalization {
     super::layer_common!("Normalization");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         self.built.is_some()
     }

@@ -265,14 +265,32 @@ pub(crate) fn global_output_shape<const N: usize>(
     Ok(out)
 }
 
+/// Keras's masked `GlobalAveragePooling1D`: the mean over the valid steps of
+/// `x (batch, steps, channels)` under `mask (batch, steps)` (NaN for a sequence with none, as
+/// in Keras).
+pub(crate) fn masked_mean(
+    layer: &str,
+    x: &keras_tensor::Tensor,
+    mask: &keras_tensor::Tensor,
+    keepdims: bool,
+) -> Result<keras_tensor::Tensor> {
+    super::check_mask(layer, x, mask, 2)?;
+    let m = mask.cast(keras_tensor::DType::Bool)?.expand_dims(2)?;
+    let kept = keras_tensor::Tensor::where_cond(&m, x, &x.zeros_like()?)?;
+    let count = m.cast(x.dtype())?.sum(&[1], keepdims)?;
+    kept.sum(&[1], keepdims)?.div(&count)
+}
+
 /// Writes a global pooling layer whole: the struct (documented by the caller), `new`,
 /// `keepdims`, `name`, `from_config` and the [`super::Layer`] impl.
 ///
 /// `global_pooling_layer!(docs; Type, "ClassName", "name_prefix", spatial_axes,
-/// reduction_method, "(input, axes)")`.
+/// reduction_method, "(input, axes)", masked_mean)`: with `masked_mean` true the layer
+/// supports masking and averages the valid steps only (Keras's `GlobalAveragePooling1D`);
+/// the others drop a mask, as in Keras.
 macro_rules! global_pooling_layer {
     ($(#[$doc:meta])* ; $ty:ident, $class:literal, $prefix:literal, $n:literal, $reduce:ident,
-     $dims:literal) => {
+     $dims:literal, $masked:literal) => {
         $(#[$doc])*
         pub struct $ty {
             name: String,
@@ -346,6 +364,32 @@ macro_rules! global_pooling_layer {
                 $crate::layers::Layer::compute_output_shape(self, &s)?;
                 let axes: Vec<isize> = (1..=$n).collect();
                 x.$reduce(&axes, self.keepdims)
+            }
+            fn supports_masking(&self) -> bool {
+                $masked
+            }
+            /// Pooling removes the steps, and with them the mask.
+            fn compute_mask(
+                &self,
+                _x: &::keras_tensor::Tensor,
+                _mask: Option<&::keras_tensor::Tensor>,
+            ) -> ::keras_tensor::Result<Option<::keras_tensor::Tensor>> {
+                Ok(None)
+            }
+            fn call_masked(
+                &self,
+                x: &::keras_tensor::Tensor,
+                mask: Option<&::keras_tensor::Tensor>,
+                training: bool,
+            ) -> ::keras_tensor::Result<::keras_tensor::Tensor> {
+                match mask {
+                    Some(m) if $masked => {
+                        let s: Vec<Option<usize>> = x.shape().iter().map(|&d| Some(d)).collect();
+                        $crate::layers::Layer::compute_output_shape(self, &s)?;
+                        $crate::layers::pooling::masked_mean(&self.name, x, m, self.keepdims)
+                    }
+                    _ => $crate::layers::Layer::call(self, x, training),
+                }
             }
             fn get_config(&self) -> ::serde_json::Value {
                 let mut m = $crate::layers::base_config(&self.name, self.trainable);

@@ -163,6 +163,9 @@ fn bad_axes(c: &Value) -> Error {
 
 impl Layer for PReLU {
     super::layer_common!("PReLU");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         self.alpha.is_some()
     }

@@ -133,6 +133,9 @@ pub(crate) fn relu(
 
 impl Layer for ReLU {
     super::layer_common!("ReLU");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         true
     }

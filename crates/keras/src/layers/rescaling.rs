@@ -192,6 +192,9 @@ impl Rescaling {
 
 impl Layer for Rescaling {
     super::layer_common!("Rescaling");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         true
     }

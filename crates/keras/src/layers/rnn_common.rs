@@ -34,6 +34,9 @@ pub(crate) struct RnnCore {
     pub(crate) return_sequences: bool,
     pub(crate) return_state: bool,
     pub(crate) go_backwards: bool,
+    /// Keras's `zero_output_for_mask`: a masked step outputs zeros instead of the previous
+    /// `h` (`Bidirectional` sets it to `return_sequences` on the layers it wraps).
+    pub(crate) zero_output_for_mask: bool,
     pub(crate) trainable: bool,
     pub(crate) input_shape: Option<Shape>,
     pub(crate) kernel: Option<Variable>,
@@ -68,6 +71,7 @@ impl RnnCore {
             return_sequences: false,
             return_state: false,
             go_backwards: false,
+            zero_output_for_mask: false,
             trainable: true,
             input_shape: None,
             kernel: None,
@@ -102,6 +106,7 @@ impl RnnCore {
         l.return_sequences = field(c, "return_sequences", false)?;
         l.return_state = field(c, "return_state", false)?;
         l.go_backwards = field(c, "go_backwards", false)?;
+        l.zero_output_for_mask = field(c, "zero_output_for_mask", false)?;
         l.use_bias = field(c, "use_bias", true)?;
         l.dropout = l.check_rate(field(c, "dropout", 0.0)?)?;
         l.recurrent_dropout = l.check_rate(field(c, "recurrent_dropout", 0.0)?)?;
@@ -133,7 +138,7 @@ impl RnnCore {
         m.insert("go_backwards".into(), json!(self.go_backwards));
         m.insert("stateful".into(), json!(false));
         m.insert("unroll".into(), json!(false));
-        m.insert("zero_output_for_mask".into(), json!(false));
+        m.insert("zero_output_for_mask".into(), json!(self.zero_output_for_mask));
         m.insert("units".into(), json!(self.units));
         m.insert("use_bias".into(), json!(self.use_bias));
         m.insert("kernel_initializer".into(), self.kernel_initializer.get_config());
@@ -251,6 +256,8 @@ impl RnnCore {
 
     /// The time loop. `x (batch, timesteps, features)` is read from the end with
     /// `go_backwards`; while training, `dropout` drops input features (one mask per sequence).
+    /// With `mask (batch, timesteps)`, a masked step keeps the previous states and outputs the
+    /// previous `h` (zeros with `zero_output_for_mask`), Keras's `backend.rnn`.
     /// The input projection of every step, `x @ kernel + input_bias`, is one product; then for
     /// each step `step(xk_t, h_in, states)` returns the new states, whose first is the step's
     /// output `h`. `xk_t` is `(batch, gates·units)`; `h_in` is the previous `h` with the
@@ -259,9 +266,11 @@ impl RnnCore {
     ///
     /// Returns the main output (every `h` with `return_sequences`, in processing order, else
     /// the last) and the final states.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &self,
         x: &Tensor,
+        mask: Option<&Tensor>,
         k: &Tensor,
         input_bias: Option<&Tensor>,
         training: bool,
@@ -284,6 +293,14 @@ impl RnnCore {
         if t == 0 {
             return Err(self.invalid(format!("layer {:?} got a sequence with 0 timesteps", self.name)));
         }
+        let mask = match mask {
+            Some(m) => {
+                super::check_mask(&self.name, x, m, 2)?;
+                let m = m.cast(DType::Bool)?;
+                Some(if self.go_backwards { m.flip(&[1])? } else { m })
+            }
+            None => None,
+        };
         let mut x = if self.go_backwards {
             x.flip(&[1])?
         } else {
@@ -315,21 +332,46 @@ impl RnnCore {
         let zeros = Tensor::zeros(&[b, u], x.dtype(), x.device())?;
         let mut states = vec![zeros; n_states];
         let mut hs = Vec::with_capacity(if self.return_sequences { t } else { 0 });
+        let mut last = None;
         for i in 0..t {
             let h_in = match &rec_mask {
                 Some(m) => states[0].mul(m)?,
                 None => states[0].clone(),
             };
             let xk_t = xk.narrow(1, i, 1)?.reshape(&[b as isize, width as isize])?;
-            states = step(&xk_t, &h_in, &states)?;
+            let new = step(&xk_t, &h_in, &states)?;
+            let out_t = match &mask {
+                // A masked step keeps the previous states; its output is the previous `h`
+                // (the kept first state), or zeros.
+                Some(m) => {
+                    let m_t = m.narrow(1, i, 1)?;
+                    let out_t = if self.zero_output_for_mask {
+                        Tensor::where_cond(&m_t, &new[0], &new[0].zeros_like()?)?
+                    } else {
+                        Tensor::where_cond(&m_t, &new[0], &states[0])?
+                    };
+                    states = new
+                        .iter()
+                        .zip(&states)
+                        .map(|(n, s)| Tensor::where_cond(&m_t, n, s))
+                        .collect::<Result<Vec<_>>>()?;
+                    out_t
+                }
+                None => {
+                    states = new;
+                    states[0].clone()
+                }
+            };
             if self.return_sequences {
-                hs.push(states[0].clone());
+                hs.push(out_t);
+            } else {
+                last = Some(out_t);
             }
         }
         let out = if self.return_sequences {
             Tensor::stack(&hs.iter().collect::<Vec<_>>(), 1)?
         } else {
-            states[0].clone()
+            last.unwrap_or_else(|| states[0].clone())
         };
         super::activity_loss(self.activity_regularizer, &out)?;
         Ok((out, states))
@@ -355,6 +397,12 @@ macro_rules! rnn_builders {
             /// order too).
             pub fn go_backwards(mut self, v: bool) -> $t {
                 self.core.go_backwards = v;
+                self
+            }
+            /// Masked steps output zeros rather than the previous `h` (Keras's
+            /// `zero_output_for_mask`, default false).
+            pub fn zero_output_for_mask(mut self, v: bool) -> $t {
+                self.core.zero_output_for_mask = v;
                 self
             }
             /// With or without bias.
@@ -391,7 +439,7 @@ pub(crate) use rnn_builders;
 /// The [`super::Layer`] methods every recurrent layer implements the same way, inside its
 /// `impl Layer`: `$class` is Keras's class name, `$n_states` the number of states
 /// `return_state` adds; the layer has `core: RnnCore` and
-/// `fn run(&self, x: &Tensor, training: bool) -> Result<(Tensor, Vec<Tensor>)>`.
+/// `fn run(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<(Tensor, Vec<Tensor>)>`.
 macro_rules! rnn_layer_common {
     ($class:literal, $n_states:expr) => {
         fn class_name(&self) -> &'static str {
@@ -416,15 +464,39 @@ macro_rules! rnn_layer_common {
             self.core.output_shapes(input_shapes, $n_states)
         }
         fn call(&self, x: &Tensor, training: bool) -> Result<Tensor> {
-            self.core.check_single_output($n_states)?;
-            Ok(self.run(x, training)?.0)
+            self.call_masked(x, None, training)
         }
         fn call_multi(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+            Ok(self.call_multi_masked(inputs, &[], training)?.0)
+        }
+        fn supports_masking(&self) -> bool {
+            true
+        }
+        /// The input mask with `return_sequences`, else none.
+        fn compute_mask(&self, _x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+            Ok(mask.filter(|_| self.core.return_sequences).cloned())
+        }
+        fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+            self.core.check_single_output($n_states)?;
+            Ok(self.run(x, mask, training)?.0)
+        }
+        /// The output (masked as the input with `return_sequences`), then with `return_state`
+        /// the final states (unmasked).
+        fn call_multi_masked(
+            &self,
+            inputs: &[Tensor],
+            masks: &[Option<Tensor>],
+            training: bool,
+        ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
             let [x] = inputs else {
                 return Err(super::arity_error(&self.core.name, "1 input", inputs.len()));
             };
-            let (out, states) = self.run(x, training)?;
-            Ok(self.core.outputs(out, states))
+            let mask = masks.first().and_then(Option::as_ref);
+            let (out, states) = self.run(x, mask, training)?;
+            let outs = self.core.outputs(out, states);
+            let mut out_masks = vec![self.compute_mask(x, mask)?];
+            out_masks.resize(outs.len(), None);
+            Ok((outs, out_masks))
         }
         fn weights(&self) -> Vec<Variable> {
             self.core.weights()

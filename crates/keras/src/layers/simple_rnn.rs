@@ -17,7 +17,10 @@ use serde_json::{json, Value};
 /// per sequence, while training. The weights live in the cell, as Keras saves them:
 /// `kernel (features, units)`, `recurrent_kernel (units, units)`, `bias (units)`.
 ///
-/// Not implemented (refused by `from_config`): `stateful`, and masking.
+/// With an input mask (from `Embedding(mask_zero)` or `Masking`), a masked step leaves the
+/// states unchanged and outputs the previous `h` (zeros with `zero_output_for_mask`), as
+/// Keras does; the output keeps the mask with `return_sequences`. Not implemented (refused
+/// by `from_config`): `stateful`.
 ///
 /// ```
 /// use keras::layers::{Layer, SimpleRNN};
@@ -67,21 +70,22 @@ impl SimpleRNN {
     }
 
     /// The sequence output, then the final `h`.
-    fn run(&self, x: &Tensor, training: bool) -> Result<(Tensor, Vec<Tensor>)> {
+    fn run(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<(Tensor, Vec<Tensor>)> {
         let (k, rk, bias) = self.core.weight_values()?;
-        self.run_with(x, &k, &rk, bias.as_ref(), training)
+        self.run_with(x, mask, &k, &rk, bias.as_ref(), training)
     }
 
     /// [`SimpleRNN::run`] with the weights given as tensors.
     fn run_with(
         &self,
         x: &Tensor,
+        mask: Option<&Tensor>,
         k: &Tensor,
         rk: &Tensor,
         bias: Option<&Tensor>,
         training: bool,
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        self.core.run(x, k, bias, training, 1, |xk, h_in, _| {
+        self.core.run(x, mask, k, bias, training, 1, |xk, h_in, _| {
             Ok(vec![self.activation.apply(&xk.add(&h_in.matmul(rk)?)?)?])
         })
     }
@@ -173,7 +177,7 @@ mod tests {
             let rk = rk.cast(DType::F64).unwrap();
             let b = b.unwrap().add_scalar(0.1).unwrap().cast(DType::F64).unwrap();
             let f = |xs: &[Tensor]| -> Result<Tensor> {
-                l.run_with(&xs[0], &xs[1], &xs[2], Some(&xs[3]), false)?
+                l.run_with(&xs[0], None, &xs[1], &xs[2], Some(&xs[3]), false)?
                     .0
                     .square()?
                     .sum_all()

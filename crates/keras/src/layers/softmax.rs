@@ -101,6 +101,46 @@ impl Softmax {
 
 impl Layer for Softmax {
     super::layer_common!("Softmax");
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    /// Keras's masked softmax: masked positions become -1e9 (-3e4 in float16) before
+    /// normalizing. The mask must broadcast against the input from the right (an attention
+    /// mask); a float mask keeps values > 0.5.
+    fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        let Some(m) = mask else {
+            return self.call(x, training);
+        };
+        let fits = m.rank() <= x.rank()
+            && m.shape()
+                .iter()
+                .rev()
+                .zip(x.shape().iter().rev())
+                .all(|(&md, &xd)| md == 1 || md == xd);
+        if !fits {
+            return Err(Error::InvalidArgument {
+                op: "call",
+                msg: format!(
+                    "layer {:?}: the mask must be broadcastable to the input; got a mask of shape \
+                     {:?} for an input of shape {:?}",
+                    self.name,
+                    m.shape(),
+                    x.shape()
+                ),
+            });
+        }
+        let keep = if m.dtype() == keras_tensor::DType::Bool {
+            m.clone()
+        } else {
+            m.gt(&m.scalar_like(0.5)?)?
+        };
+        let big = if x.dtype() == keras_tensor::DType::F16 {
+            -3e4
+        } else {
+            -1e9
+        };
+        self.call(&Tensor::where_cond(&keep, x, &x.scalar_like(big)?)?, training)
+    }
     fn built(&self) -> bool {
         true
     }

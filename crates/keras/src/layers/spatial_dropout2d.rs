@@ -98,6 +98,9 @@ impl SpatialDropout2D {
 
 impl Layer for SpatialDropout2D {
     super::layer_common!("SpatialDropout2D");
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn built(&self) -> bool {
         true
     }

@@ -139,6 +139,10 @@ impl TimeDistributed {
 }
 
 impl Layer for TimeDistributed {
+    /// The mask passes through (the wrapped layer is applied to every step alike).
+    fn supports_masking(&self) -> bool {
+        true
+    }
     fn class_name(&self) -> &'static str {
         "TimeDistributed"
     }

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 mod reduce;
 
-pub use reduce::{reduce_weighted_values, squeeze_or_expand_to_same_rank, Reduction};
+pub use reduce::{apply_mask, reduce_weighted_values, squeeze_or_expand_to_same_rank, Reduction};
 
 fn invalid(op: &'static str, msg: impl Into<String>) -> Error {
     Error::InvalidArgument { op, msg: msg.into() }
@@ -63,6 +63,35 @@ pub trait Loss: Send + Sync {
     fn call(&self, y_true: &Tensor, y_pred: &Tensor, sample_weight: Option<&Tensor>) -> Result<Tensor> {
         let values = self.values(y_true, y_pred)?;
         reduce_weighted_values(&values, sample_weight, self.reduction_kind())
+    }
+
+    /// [`Loss::call`] for a prediction carrying a Keras mask (`(batch, timesteps)` for a
+    /// sequence output): masked entries weigh nothing and the mean runs over the valid ones
+    /// ([`apply_mask`]), as Keras's `Loss.__call__` does with `y_pred`'s mask.
+    ///
+    /// ```
+    /// use keras::losses::{Loss, MeanSquaredError};
+    /// use keras_tensor::Tensor;
+    /// let y = Tensor::new(&[0.0f32; 4], &[1, 4, 1])?;
+    /// let p = Tensor::new(&[1.0f32, 2.0, 9.0, 9.0], &[1, 4, 1])?;
+    /// let m = Tensor::new(&[true, true, false, false], &[1, 4])?;
+    /// let l = MeanSquaredError::new().call_masked(&y, &p, None, Some(&m))?;
+    /// assert!((l.item()? - 2.5).abs() < 1e-6); // (1 + 4) / 2
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the shapes do not fit.
+    fn call_masked(
+        &self,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        sample_weight: Option<&Tensor>,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let values = self.values(y_true, y_pred)?;
+        let w = apply_mask(sample_weight, mask, values.dtype(), self.reduction_kind())?;
+        reduce_weighted_values(&values, w.as_ref(), self.reduction_kind())
     }
 }
 

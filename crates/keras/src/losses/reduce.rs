@@ -163,3 +163,51 @@ pub fn reduce_weighted_values(
     let safe = Tensor::where_cond(&zero, &divisor.scalar_like(1.0)?, &divisor)?;
     Tensor::where_cond(&zero, &loss.scalar_like(0.0)?, &loss.div(&safe)?)
 }
+
+/// Keras's `apply_mask`: folds an output mask into the sample weights. For the mean
+/// reductions (`sum_over_batch_size`, `mean`) a valid entry weighs `total / valid` and a
+/// masked one 0, so that the mean runs over the valid entries only; otherwise the mask is the
+/// weight (1 or 0). With both, they multiply (squeezed or expanded to the same rank).
+///
+/// ```
+/// use keras::losses::{apply_mask, reduce_weighted_values, Reduction};
+/// use keras_tensor::Tensor;
+/// let v = Tensor::new(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+/// let m = Tensor::new(&[true, false, true, true], &[2, 2])?;
+/// let w = apply_mask(None, Some(&m), v.dtype(), Reduction::SumOverBatchSize)?;
+/// let r = reduce_weighted_values(&v, w.as_ref(), Reduction::SumOverBatchSize)?;
+/// assert!((r.item()? - 8.0 / 3.0).abs() < 1e-6); // the mean of 1, 3 and 4
+/// # Ok::<(), keras_tensor::Error>(())
+/// ```
+///
+/// # Errors
+/// When the mask and the weights do not broadcast.
+pub fn apply_mask(
+    sample_weight: Option<&Tensor>,
+    mask: Option<&Tensor>,
+    dtype: keras_tensor::DType,
+    reduction: Reduction,
+) -> Result<Option<Tensor>> {
+    let Some(mask) = mask else {
+        return Ok(sample_weight.cloned());
+    };
+    let float_mask = mask.cast(dtype)?;
+    let float_mask = if matches!(reduction, Reduction::SumOverBatchSize | Reduction::Mean) {
+        let valid = float_mask.sum(&[], false)?;
+        let total = valid.scalar_like(mask.numel() as f64)?;
+        // divide_no_nan: a fully masked batch weighs nothing.
+        let zero = valid.eq(&valid.scalar_like(0.0)?)?;
+        let safe = Tensor::where_cond(&zero, &valid.scalar_like(1.0)?, &valid)?;
+        let weight = Tensor::where_cond(&zero, &valid.scalar_like(0.0)?, &total.div(&safe)?)?;
+        float_mask.mul(&weight)?
+    } else {
+        float_mask
+    };
+    Ok(Some(match sample_weight {
+        Some(sw) => {
+            let (m, w) = squeeze_or_expand_to_same_rank(&float_mask, &sw.cast(dtype)?, true)?;
+            w.mul(&m)?
+        }
+        None => float_mask,
+    }))
+}

@@ -63,6 +63,34 @@ pub trait Metric: Send {
         Ok(Tensor::scalar(self.result()? as f32))
     }
 
+    /// [`Metric::update_state`] for a prediction carrying a Keras mask. Keras's
+    /// `MeanMetricWrapper` metrics (accuracies, `mae`, …) weigh each value by the mask;
+    /// the others ignore it, as this default does.
+    ///
+    /// ```
+    /// use keras::metrics::{self, Metric};
+    /// use keras_tensor::Tensor;
+    /// let mut m = metrics::get("mae", None)?;
+    /// let y = Tensor::new(&[0.0f32; 3], &[1, 3, 1])?;
+    /// let p = Tensor::new(&[1.0f32, 3.0, 100.0], &[1, 3, 1])?;
+    /// let mask = Tensor::new(&[true, true, false], &[1, 3])?;
+    /// m.update_state_masked(&y, &p, None, Some(&mask))?;
+    /// assert_eq!(m.result()?, 2.0);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Metric::update_state`].
+    fn update_state_masked(
+        &mut self,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        sample_weight: Option<&Tensor>,
+        _mask: Option<&Tensor>,
+    ) -> Result<()> {
+        self.update_state(y_true, y_pred, sample_weight)
+    }
+
     /// Clears the state.
     fn reset_state(&mut self);
 
@@ -362,6 +390,21 @@ impl Metric for MeanMetricWrapper {
     ) -> Result<()> {
         let values = no_grad(|| (self.f)(y_true, y_pred))?;
         self.mean.update_values(&values, sample_weight)
+    }
+    /// The mask weighs each value (Keras's `apply_mask` with `reduction="sum"`), except for
+    /// `RootMeanSquaredError`, which Keras computes without it.
+    fn update_state_masked(
+        &mut self,
+        y_true: &Tensor,
+        y_pred: &Tensor,
+        sample_weight: Option<&Tensor>,
+        mask: Option<&Tensor>,
+    ) -> Result<()> {
+        if self.sqrt || mask.is_none() {
+            return self.update_state(y_true, y_pred, sample_weight);
+        }
+        let w = losses::apply_mask(sample_weight, mask, DType::F32, losses::Reduction::Sum)?;
+        self.update_state(y_true, y_pred, w.as_ref())
     }
     fn result(&self) -> Result<f64> {
         let v = self.mean.value();

@@ -525,6 +525,42 @@ impl Model {
 
     /// Runs the graph on concrete tensors.
     fn run(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
+        Ok(self.run_masked(inputs, &[], training)?.0)
+    }
+
+    /// The outputs' masks for `inputs` (`None` for an unmasked output): `Embedding(mask_zero)`
+    /// or `Masking` make a mask, layers that support masking pass it on, others drop it.
+    ///
+    /// ```
+    /// use keras::layers::{Embedding, LSTM};
+    /// use keras::models::{Apply, Input, Model};
+    /// use keras_tensor::{DType, Tensor};
+    /// let x = Input::with(&[Some(4)], DType::I64, None);
+    /// let h = Embedding::new(10, 3)?.mask_zero(true).apply(&x)?;
+    /// let seq = LSTM::new(2).return_sequences(true).apply(&h)?;
+    /// let last = LSTM::new(2).apply(&h)?;
+    /// let model = Model::new(&[&x], &[&seq, &last])?;
+    /// let m = model.output_masks(&[Tensor::new(&[0i64, 7, 2, 0], &[1, 4])?])?;
+    /// assert_eq!(m[0].as_ref().unwrap().to_vec::<bool>()?, vec![false, true, true, false]);
+    /// assert!(m[1].is_none()); // an RNN's last output has no mask
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Trainer::predict`].
+    pub fn output_masks(&self, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
+        keras_tensor::no_grad(|| Ok(self.run_masked(inputs, &[], false)?.1))
+    }
+
+    /// Runs the graph, threading Keras's masks: a node's layer gets its inputs' masks
+    /// ([`Layer::call_multi_masked`]) and gives its outputs'. `masks` are the inputs' masks
+    /// (empty: none). Returns the outputs and their masks.
+    fn run_masked(
+        &self,
+        inputs: &[Tensor],
+        masks: &[Option<Tensor>],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
         if inputs.len() != self.inputs.len() {
             return Err(invalid(format!(
                 "model {:?} expects {} input(s), got {}",
@@ -534,7 +570,8 @@ impl Model {
             )));
         }
         let mut values: HashMap<(usize, usize), Tensor> = HashMap::new();
-        for (k, x) in self.inputs.iter().zip(inputs) {
+        let mut value_masks: HashMap<(usize, usize), Tensor> = HashMap::new();
+        for (i, (k, x)) in self.inputs.iter().zip(inputs).enumerate() {
             let ok = x.rank() == k.shape().len()
                 && k.shape()
                     .iter()
@@ -550,6 +587,9 @@ impl Model {
                 )));
             }
             values.insert(k.value_key(), x.clone());
+            if let Some(Some(m)) = masks.get(i) {
+                value_masks.insert(k.value_key(), m.clone());
+            }
         }
         for n in &self.nodes {
             let xs: Vec<Tensor> = n
@@ -562,13 +602,24 @@ impl Model {
                         .expect("nodes are in dependency order")
                 })
                 .collect();
-            let ys = n.layer.read().call_multi(&xs, training)?;
+            let ms: Vec<Option<Tensor>> = n
+                .inputs
+                .iter()
+                .map(|k| value_masks.get(&k.value_key()).cloned())
+                .collect();
+            let (ys, out_masks) = n.layer.read().call_multi_masked(&xs, &ms, training)?;
             let at = Arc::as_ptr(n) as usize;
+            for (i, m) in out_masks.into_iter().enumerate() {
+                if let Some(m) = m {
+                    value_masks.insert((at, i), m);
+                }
+            }
             for (i, y) in ys.into_iter().enumerate() {
                 values.insert((at, i), y);
             }
         }
-        self.outputs
+        let outs = self
+            .outputs
             .iter()
             .map(|o| {
                 values
@@ -576,7 +627,13 @@ impl Model {
                     .cloned()
                     .ok_or_else(|| invalid("an output was not computed".into()))
             })
-            .collect()
+            .collect::<Result<Vec<Tensor>>>()?;
+        let out_masks = self
+            .outputs
+            .iter()
+            .map(|o| value_masks.get(&o.value_key()).cloned())
+            .collect();
+        Ok((outs, out_masks))
     }
 
     /// Keras's functional `get_config`: layers with their inbound nodes, input and output
@@ -645,6 +702,11 @@ impl Model {
         // name → produced symbolic tensors per node.
         let mut produced: HashMap<String, Vec<Vec<KerasTensor>>> = HashMap::new();
         let mut pending: Vec<(LayerRef, Vec<Value>, String)> = Vec::new();
+        // Keras writes the computation of masks into the graph as op nodes (`NotEqual`,
+        // `LogicalOr`, `Any`, … from `keras.src.ops`) feeding layers' `mask` arguments. Masks
+        // are propagated here by the layers themselves, so those nodes are skipped; one that a
+        // layer reads as data is reported by name.
+        let mut skipped_ops: HashMap<String, String> = HashMap::new();
         for spec in layer_specs {
             let class = spec.get("class_name").and_then(Value::as_str).unwrap_or("");
             let config = spec.get("config").cloned().unwrap_or(Value::Null);
@@ -654,6 +716,14 @@ impl Model {
                 .or_else(|| config.get("name").and_then(Value::as_str))
                 .ok_or_else(|| bad(format!("a {class} layer has no name")))?
                 .to_string();
+            if spec
+                .get("module")
+                .and_then(Value::as_str)
+                .is_some_and(|m| m.starts_with("keras.src.ops"))
+            {
+                skipped_ops.insert(name, class.to_string());
+                continue;
+            }
             if class == "InputLayer" {
                 let shape: Shape =
                     serde_json::from_value(config.get("batch_shape").cloned().unwrap_or(Value::Null))
@@ -740,10 +810,24 @@ impl Model {
             }
         }
         if let Some(i) = (0..pending.len()).find(|&i| cursor[i] < pending[i].1.len()) {
-            return Err(bad(format!(
-                "cannot connect layer {:?}: an input is missing",
-                pending[i].2
-            )));
+            let args = pending[i].1[cursor[i]]
+                .get("args")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let op = skipped_ops
+                .iter()
+                .find(|(n, _)| args.to_string().contains(&format!("\"keras_history\":[\"{n}\"")));
+            return Err(match op {
+                Some((n, class)) => bad(format!(
+                    "layer {:?} reads the output of the op {n:?} ({class}); ops in a functional \
+                     graph are not supported (only those computing masks are skipped)",
+                    pending[i].2
+                )),
+                None => bad(format!(
+                    "cannot connect layer {:?}: an input is missing",
+                    pending[i].2
+                )),
+            });
         }
         let list = |key: &str| -> Result<Vec<KerasTensor>> {
             let v = c.get(key).ok_or_else(|| bad(format!("missing {key:?}")))?;
@@ -852,6 +936,13 @@ impl Trainer for Model {
     fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         self.run(inputs, training)
     }
+    fn forward_masked(
+        &self,
+        inputs: &[Tensor],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        self.run_masked(inputs, &[], training)
+    }
     fn variables(&self) -> Vec<Variable> {
         self.weights_all()
     }
@@ -941,6 +1032,36 @@ impl Layer for Model {
     }
     fn call_multi(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         self.run(inputs, training)
+    }
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        let (mut v, _) = self.run_masked(std::slice::from_ref(x), &[mask.cloned()], training)?;
+        if v.len() != 1 {
+            return Err(invalid(format!(
+                "model {:?} has {} outputs: use call_multi",
+                self.name,
+                v.len()
+            )));
+        }
+        Ok(v.remove(0))
+    }
+    /// Runs the graph (for its output's mask): prefer [`Layer::call_multi_masked`], which
+    /// gives both from one run.
+    fn compute_mask(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        keras_tensor::no_grad(|| {
+            let (_, mut m) = self.run_masked(std::slice::from_ref(x), &[mask.cloned()], false)?;
+            Ok(if m.is_empty() { None } else { m.remove(0) })
+        })
+    }
+    fn call_multi_masked(
+        &self,
+        inputs: &[Tensor],
+        masks: &[Option<Tensor>],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        self.run_masked(inputs, masks, training)
     }
     fn weights(&self) -> Vec<Variable> {
         self.weights_all()

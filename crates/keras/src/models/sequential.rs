@@ -193,12 +193,63 @@ impl Sequential {
     }
 
     fn run(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+        Ok(self.run_masked(x, None, training)?.0)
+    }
+
+    /// Runs the stack, threading Keras's mask from layer to layer: each layer gets its
+    /// input's mask ([`Layer::call_masked`]) and gives its output's
+    /// ([`Layer::compute_mask`]). Returns the output and its mask.
+    fn run_masked(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        training: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         self.ensure_built(x)?;
         let mut h = x.clone();
+        let mut mask = mask.cloned();
         for l in &self.layers {
-            h = l.read().call(&h, training)?;
+            let l = l.read();
+            let (mut ys, ms) =
+                l.call_multi_masked(std::slice::from_ref(&h), std::slice::from_ref(&mask), training)?;
+            if ys.len() != 1 {
+                return Err(Error::InvalidArgument {
+                    op: "call",
+                    msg: format!(
+                        "layer {:?} gives {} outputs; a Sequential model needs one per layer: use it in \
+                         a functional model",
+                        l.name(),
+                        ys.len()
+                    ),
+                });
+            }
+            h = ys.remove(0);
+            mask = ms.into_iter().next().flatten();
         }
-        Ok(h)
+        Ok((h, mask))
+    }
+
+    /// The output's mask for input `x` (`None` when no layer makes one or a layer drops it):
+    /// `Embedding(mask_zero)` or `Masking` make one, and layers that support masking keep it.
+    ///
+    /// ```
+    /// use keras::layers::{Embedding, LSTM};
+    /// use keras::Sequential;
+    /// use keras_tensor::Tensor;
+    /// let model = Sequential::new(vec![
+    ///     Box::new(Embedding::new(10, 4)?.mask_zero(true)),
+    ///     Box::new(LSTM::new(3).return_sequences(true)),
+    /// ]);
+    /// let x = Tensor::new(&[3i64, 5, 0, 0], &[1, 4])?;
+    /// let m = model.output_mask(&x)?.expect("a mask");
+    /// assert_eq!(m.to_vec::<bool>()?, vec![true, true, false, false]);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Trainer::predict`].
+    pub fn output_mask(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        keras_tensor::no_grad(|| Ok(self.run_masked(x, None, false)?.1))
     }
 }
 
@@ -216,6 +267,19 @@ impl Trainer for Sequential {
     fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         match inputs {
             [x] => Ok(vec![self.run(x, training)?]),
+            _ => Err(crate::layers::arity_error(&self.name, "1 input", inputs.len())),
+        }
+    }
+    fn forward_masked(
+        &self,
+        inputs: &[Tensor],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        match inputs {
+            [x] => {
+                let (y, m) = self.run_masked(x, None, training)?;
+                Ok((vec![y], vec![m]))
+            }
             _ => Err(crate::layers::arity_error(&self.name, "1 input", inputs.len())),
         }
     }
@@ -279,6 +343,29 @@ impl Layer for Sequential {
     }
     fn call(&self, x: &Tensor, training: bool) -> Result<Tensor> {
         self.run(x, training)
+    }
+    fn supports_masking(&self) -> bool {
+        true
+    }
+    fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
+        Ok(self.run_masked(x, mask, training)?.0)
+    }
+    /// Runs the stack (for its output's mask): prefer [`Layer::call_multi_masked`], which
+    /// gives both from one run.
+    fn compute_mask(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+        keras_tensor::no_grad(|| Ok(self.run_masked(x, mask, false)?.1))
+    }
+    fn call_multi_masked(
+        &self,
+        inputs: &[Tensor],
+        masks: &[Option<Tensor>],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        let [x] = inputs else {
+            return Err(crate::layers::arity_error(&self.name, "1 input", inputs.len()));
+        };
+        let (y, m) = self.run_masked(x, masks.first().and_then(Option::as_ref), training)?;
+        Ok((vec![y], vec![m]))
     }
     fn weights(&self) -> Vec<Variable> {
         self.all_weights()

@@ -203,6 +203,13 @@ impl Trainer for LoadedModel {
     fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         each!(self, m => m.forward(inputs, training))
     }
+    fn forward_masked(
+        &self,
+        inputs: &[Tensor],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        each!(self, m => m.forward_masked(inputs, training))
+    }
     fn variables(&self) -> Vec<Variable> {
         each!(self, m => Trainer::variables(m))
     }

@@ -324,13 +324,23 @@ impl Compiled {
         }
     }
 
-    fn update_metrics(&mut self, ys: &[Tensor], preds: &[Tensor], sw: Option<&Tensor>) -> Result<()> {
+    fn update_metrics(
+        &mut self,
+        ys: &[Tensor],
+        preds: &[Tensor],
+        masks: &[Option<Tensor>],
+        sw: Option<&Tensor>,
+    ) -> Result<()> {
         self.resolve_metrics(ys, preds)?;
         no_grad(|| -> Result<()> {
-            for ((ms, y), p) in self.metrics.iter_mut().zip(ys).zip(preds) {
+            for (i, ((ms, y), p)) in self.metrics.iter_mut().zip(ys).zip(preds).enumerate() {
                 let p = p.detach();
+                let mask = masks.get(i).and_then(Option::as_ref);
                 for m in ms.iter_mut() {
-                    m.update_state(y, &p, sw)?;
+                    match mask {
+                        Some(mask) => m.update_state_masked(y, &p, sw, Some(mask))?,
+                        None => m.update_state(y, &p, sw)?,
+                    }
                 }
             }
             Ok(())
@@ -352,6 +362,7 @@ impl Compiled {
         weights: &[Variable],
         ys: &[Tensor],
         preds: &[Tensor],
+        masks: &[Option<Tensor>],
         sw: Option<&Tensor>,
         extra: Vec<Tensor>,
     ) -> Result<(Tensor, Vec<f64>)> {
@@ -366,7 +377,10 @@ impl Compiled {
         };
         let mut per = Vec::with_capacity(preds.len());
         for (i, (y, p)) in ys.iter().zip(preds).enumerate() {
-            let l = self.loss_for(i).call(y, p, sw)?;
+            let l = match masks.get(i).and_then(Option::as_ref) {
+                Some(m) => self.loss_for(i).call_masked(y, p, sw, Some(m))?,
+                None => self.loss_for(i).call(y, p, sw)?,
+            };
             per.push(l.detach().item()?);
             let w = self.loss_weights.as_ref().map_or(1.0, |w| w[i]);
             acc(if w == 1.0 { l } else { l.mul_scalar(w)? })?;
@@ -423,6 +437,21 @@ pub trait Trainer {
     /// # Errors
     /// When the inputs do not fit the model.
     fn forward(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>>;
+    /// [`Trainer::forward`] with each output's Keras mask (`None` when unmasked): training
+    /// and evaluation weight each output's loss by its mask, as Keras does. The default
+    /// gives no masks; `Sequential` and `Model` give the masks their layers propagate.
+    ///
+    /// # Errors
+    /// As [`Trainer::forward`].
+    fn forward_masked(
+        &self,
+        inputs: &[Tensor],
+        training: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Option<Tensor>>)> {
+        let ys = self.forward(inputs, training)?;
+        let n = ys.len();
+        Ok((ys, vec![None; n]))
+    }
     /// Every weight (trainable and not), Keras's `model.weights`.
     fn variables(&self) -> Vec<Variable>;
     /// The weights the optimizer updates.
@@ -856,8 +885,8 @@ pub(crate) fn train_step(
     sw: Option<&Tensor>,
 ) -> Result<(f64, Vec<f64>)> {
     let vars = model.trainable_variables();
-    let (preds, extra) = collect_losses(|| model.forward(xs, true))?;
-    let (loss, per) = c.total_loss(&vars, ys, &preds, sw, extra)?;
+    let ((preds, masks), extra) = collect_losses(|| model.forward_masked(xs, true))?;
+    let (loss, per) = c.total_loss(&vars, ys, &preds, &masks, sw, extra)?;
     let grads = loss.backward()?;
     let mut gs = Vec::with_capacity(vars.len());
     for v in &vars {
@@ -867,7 +896,7 @@ pub(crate) fn train_step(
         });
     }
     c.optimizer.apply(&gs, &vars)?;
-    c.update_metrics(ys, &preds, sw)?;
+    c.update_metrics(ys, &preds, &masks, sw)?;
     Ok((loss.item()?, per))
 }
 
@@ -990,15 +1019,15 @@ fn evaluate(
                 sw: swb,
             } = batch?;
             let len = xb.first().map_or(0, |t| t.shape().first().copied().unwrap_or(0));
-            let (preds, extra) = collect_losses(|| model.forward(&xb, false))?;
-            let (loss, per) = c.total_loss(&weights, &yb, &preds, swb.as_ref(), extra)?;
+            let ((preds, masks), extra) = collect_losses(|| model.forward_masked(&xb, false))?;
+            let (loss, per) = c.total_loss(&weights, &yb, &preds, &masks, swb.as_ref(), extra)?;
             total += loss.item()? * len as f64;
             count += len;
             per_total.resize(per.len(), 0.0);
             for (t, p) in per_total.iter_mut().zip(&per) {
                 *t += p * len as f64;
             }
-            c.update_metrics(&yb, &preds, swb.as_ref())?;
+            c.update_metrics(&yb, &preds, &masks, swb.as_ref())?;
             logs = step_logs(c, total, &per_total, count)?;
             if let Some(ctx) = ctx.as_deref_mut() {
                 cbs.on_test_batch_end(ctx, b, &logs)?;
