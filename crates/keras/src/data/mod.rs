@@ -8,7 +8,9 @@
 
 mod image;
 
-pub use image::{image_dataset_from_directory, img_to_array, load_img, save_img, ImageDatasetOptions, LabelMode};
+pub use image::{
+    image_dataset_from_directory, img_to_array, load_img, save_img, ImageDatasetOptions, LabelMode,
+};
 
 use keras_tensor::op::RandomDist;
 use keras_tensor::random::sample;
