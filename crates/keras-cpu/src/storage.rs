@@ -251,6 +251,73 @@ impl CpuStorage {
         scatter_layout(src, self, layout)
     }
 
+    /// Adds `src` (contiguous, in the layout's row-major order) to the elements `layout`
+    /// addresses, in place: the adjoint of reading a view, used to sum gradients of slices
+    /// into one buffer.
+    ///
+    /// ```
+    /// use keras_backend::Layout;
+    /// use keras_cpu::CpuStorage;
+    /// let mut acc = CpuStorage::F32(vec![1.0; 4]);
+    /// let col = Layout::contiguous(&[2, 2]).slice(1, 1, 2, 1)?; // the second column
+    /// acc.add_at(&col, &CpuStorage::F32(vec![10.0, 20.0]))?;
+    /// assert_eq!(acc.as_slice::<f32>()?, &[1.0, 11.0, 1.0, 21.0]);
+    /// # Ok::<(), keras_backend::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the dtypes differ or are not floats, or `src` has fewer elements than the layout
+    /// addresses.
+    pub fn add_at(&mut self, layout: &Layout, src: &CpuStorage) -> Result<()> {
+        fn go<T: Copy + Send + Sync + std::ops::Add<Output = T>>(s: &[T], d: &mut [T], layout: &Layout) {
+            if let Some(r) = layout.contiguous_range() {
+                let (d, s) = (&mut d[r.clone()], &s[..r.len()]);
+                if d.len() >= PAR_THRESHOLD {
+                    d.par_iter_mut().zip(s.par_iter()).for_each(|(d, &s)| *d = *d + s);
+                } else {
+                    for (d, &s) in d.iter_mut().zip(s) {
+                        *d = *d + s;
+                    }
+                }
+                return;
+            }
+            let mut i = 0;
+            layout.for_each_run(|base, len, stride| {
+                if stride == 1 {
+                    for (d, &s) in d[base..base + len].iter_mut().zip(&s[i..i + len]) {
+                        *d = *d + s;
+                    }
+                } else {
+                    for j in 0..len {
+                        let k = (base as isize + j as isize * stride) as usize;
+                        d[k] = d[k] + s[i + j];
+                    }
+                }
+                i += len;
+            });
+        }
+        if src.len() < layout.numel() {
+            return Err(Error::InvalidArgument {
+                op: "add_at",
+                msg: format!("{} source elements for {} places", src.len(), layout.numel()),
+            });
+        }
+        match (src, &mut *self) {
+            (CpuStorage::F16(s), CpuStorage::F16(d)) => go(s, d, layout),
+            (CpuStorage::BF16(s), CpuStorage::BF16(d)) => go(s, d, layout),
+            (CpuStorage::F32(s), CpuStorage::F32(d)) => go(s, d, layout),
+            (CpuStorage::F64(s), CpuStorage::F64(d)) => go(s, d, layout),
+            (s, d) => {
+                return Err(Error::DTypeMismatch {
+                    op: "add_at",
+                    lhs: d.dtype(),
+                    rhs: s.dtype(),
+                })
+            }
+        }
+        Ok(())
+    }
+
     /// Pads with a constant: `pads[d] = (before, after)`.
     pub fn pad(&self, layout: &Layout, pads: &[(usize, usize)], value: f64) -> Result<CpuStorage> {
         let shape = layout.shape();

@@ -147,8 +147,35 @@ impl Tensor {
                 op,
                 inputs: inputs.iter().map(|t| (*t).clone()).collect(),
                 backward: b,
+                scatter: None,
             }),
         }))
+    }
+
+    /// Marks a freshly recorded view of part of its one input: `place` is where its elements
+    /// sit in a contiguous tensor of the input's shape (see [`Node`]'s `scatter`).
+    pub(crate) fn with_scatter(mut self, place: Layout) -> Tensor {
+        if let Some(node) = Arc::get_mut(&mut self.0).and_then(|inner| inner.node.as_mut()) {
+            if node.inputs.len() == 1 {
+                node.scatter = Some(place);
+            }
+        }
+        self
+    }
+
+    /// The elements as an owned contiguous CPU storage, without a copy when this handle is
+    /// the only owner of contiguous, whole storage.
+    pub(crate) fn into_cpu_storage(self) -> CpuStorage {
+        let whole = self.layout().contiguous_range() == Some(0..self.storage().len());
+        if whole {
+            let storage = self.0.storage.clone();
+            drop(self);
+            return match Arc::try_unwrap(storage) {
+                Ok(Storage::Cpu(s)) => s,
+                Err(shared) => shared.cpu().clone(),
+            };
+        }
+        self.storage().cpu().gather_layout(self.layout())
     }
 
     /// A tensor from a slice and a shape, on the CPU.

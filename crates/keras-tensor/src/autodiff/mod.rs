@@ -38,6 +38,12 @@ pub struct Node {
     pub inputs: Vec<Tensor>,
     /// The gradient rule.
     pub backward: Box<BackwardFn>,
+    /// For a view of part of its one input (a slice): where its elements sit in a contiguous
+    /// tensor of the input's shape. The backward walk then adds the gradient there, in place,
+    /// into one buffer per input, instead of calling `backward` (which builds a zero tensor of
+    /// the input's whole shape per slice: an RNN's per-step slices of its input would cost
+    /// time squared).
+    pub(crate) scatter: Option<keras_backend::Layout>,
 }
 
 impl std::fmt::Debug for Node {

@@ -2,7 +2,8 @@
 
 use super::GradStore;
 use crate::{Tensor, TensorId};
-use keras_backend::{Error, Result};
+use keras_backend::{Error, Layout, Result};
+use keras_cpu::CpuStorage;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
@@ -116,20 +117,39 @@ impl Tensor {
     }
 
     /// Vector–Jacobian product: gradients of `sum(self * grad)` for every tracked leaf.
+    ///
+    /// A tensor's incoming gradients are summed before it passes them on: the first as given,
+    /// later ones (and slices' gradients, see [`Node`](super::Node)'s `scatter`) added in
+    /// place into one owned buffer.
     pub(crate) fn backward_from(&self, grad: Tensor) -> Result<HashMap<TensorId, Tensor>> {
         let _g = NoGradGuard::new();
         let order = topo_order(self);
-        let mut pending: HashMap<TensorId, Tensor> = HashMap::new();
+        let mut pending: HashMap<TensorId, Pending> = HashMap::new();
         let mut leaves: HashMap<TensorId, Tensor> = HashMap::new();
-        pending.insert(self.id(), grad);
+        pending.insert(self.id(), Pending::Grad(grad));
         for t in order.iter().rev() {
             let Some(g) = pending.remove(&t.id()) else {
                 continue;
             };
+            let g = g.into_tensor(t.shape());
             let Some(node) = t.node() else {
                 leaves.insert(t.id(), g);
                 continue;
             };
+            if let Some(place) = &node.scatter {
+                let inp = &node.inputs[0];
+                if inp.is_tracked() {
+                    let mut buf = match pending.remove(&inp.id()) {
+                        Some(prev) => prev.into_buf(),
+                        None => CpuStorage::full(0.0, inp.numel(), inp.dtype()),
+                    };
+                    let g = g.cast(inp.dtype())?;
+                    buf.add_at(place, &g.storage().cpu().contiguous(g.layout()))
+                        .map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
+                    pending.insert(inp.id(), Pending::Buf(buf));
+                }
+                continue;
+            }
             let grads =
                 (node.backward)(&g).map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
             debug_assert_eq!(grads.len(), node.inputs.len(), "{}", node.op);
@@ -151,13 +171,47 @@ impl Tensor {
                 } else {
                     gi
                 };
-                match pending.remove(&inp.id()) {
-                    Some(prev) => pending.insert(inp.id(), prev.add(&gi)?),
-                    None => pending.insert(inp.id(), gi),
+                let sum = match pending.remove(&inp.id()) {
+                    Some(prev) => {
+                        let mut buf = prev.into_buf();
+                        buf.add_at(
+                            &Layout::contiguous(inp.shape()),
+                            &gi.storage().cpu().contiguous(gi.layout()),
+                        )
+                        .map_err(|e| Error::Autodiff(format!("summing gradients after {}: {e}", node.op)))?;
+                        Pending::Buf(buf)
+                    }
+                    None => Pending::Grad(gi),
                 };
+                pending.insert(inp.id(), sum);
             }
         }
         Ok(leaves)
+    }
+}
+
+/// A tensor's gradient while its incoming gradients are summed.
+enum Pending {
+    /// The only gradient so far, as the op returned it (it may share storage).
+    Grad(Tensor),
+    /// An owned contiguous sum, added to in place.
+    Buf(CpuStorage),
+}
+
+impl Pending {
+    fn into_tensor(self, shape: &[usize]) -> Tensor {
+        match self {
+            Pending::Grad(t) => t,
+            Pending::Buf(b) => Tensor::from_cpu(b, shape),
+        }
+    }
+
+    /// An owned buffer to add into (no copy when the gradient's storage is not shared).
+    fn into_buf(self) -> CpuStorage {
+        match self {
+            Pending::Grad(t) => t.into_cpu_storage(),
+            Pending::Buf(b) => b,
+        }
     }
 }
 
@@ -261,6 +315,41 @@ mod tests {
         let y2 = x.square().unwrap().sum_all().unwrap();
         once.gradient(&y2, &[&x]).unwrap();
         assert!(once.gradient(&y2, &[&x]).is_err());
+    }
+
+    #[test]
+    fn slices_and_reuses_sum_their_gradients_in_one_buffer() {
+        // Every step's slice of x (an RNN reading its input), slices of slices (a gate split
+        // of a step), x used whole as well, and a strided slice: the summed gradient must
+        // match finite differences.
+        crate::testing::check_grad("slices", &[&crate::testing::randn(&[3, 4, 6], 1)], |v| {
+            let x = &v[0];
+            let mut acc = x.mul(x)?.sum(&[1], false)?;
+            for t in 0..4 {
+                let step = x.narrow(1, t, 1)?.reshape(&[3, 6])?;
+                let gates = step.split(&[2, 4], 1)?;
+                let mixed = gates[0].tanh()?.mul(&gates[1].narrow(1, 1, 2)?)?;
+                acc = acc.add(
+                    &Tensor::concat(&[&mixed, &step.narrow(1, 0, 4)?], 1)?.mul_scalar(t as f64 + 1.0)?,
+                )?;
+            }
+            let strided = x.slice_axis(2, 0, 6, 2)?.sum(&[1], false)?;
+            acc.add(&Tensor::concat(&[&strided, &strided.square()?], 1)?)
+        });
+    }
+
+    #[test]
+    fn a_slice_gradient_never_writes_into_shared_storage() {
+        // y = x + x[0:2]: the gradient of x arrives once whole (sharing the seed's storage
+        // with other handles) and once through the slice; summing must not touch the seed.
+        let x = Tensor::new(&[1.0f64, 2.0, 3.0, 4.0], &[4]).unwrap().variable();
+        let y = x.narrow(0, 0, 2).unwrap();
+        let loss = x.sum_all().unwrap().add(&y.sum_all().unwrap()).unwrap();
+        let g = loss.backward().unwrap();
+        assert_eq!(
+            g.get(&x).unwrap().to_vec::<f64>().unwrap(),
+            vec![2.0, 2.0, 1.0, 1.0]
+        );
     }
 
     #[test]
