@@ -25,7 +25,7 @@ pub mod reduce;
 pub mod storage;
 pub mod unary;
 
-pub use float::Float;
+pub use float::{exp_f32, tanh_f32, Float};
 
 pub use storage::{CpuStorage, StorageElement};
 

@@ -22,7 +22,7 @@ fn float_unary<T: Float>(op: UnaryOp, v: &[T]) -> Vec<T> {
     match op {
         Neg => map(v, |x| -x),
         Abs => map(v, |x| x.abs()),
-        Exp => map(v, |x| x.exp()),
+        Exp => map(v, |x| x.exp_k()),
         Log => map(v, |x| x.ln()),
         Log1p => map(v, |x| x.ln_1p()),
         Expm1 => map(v, |x| x.exp_m1()),
@@ -32,16 +32,8 @@ fn float_unary<T: Float>(op: UnaryOp, v: &[T]) -> Vec<T> {
         Recip => map(v, |x| one / x),
         Sin => map(v, |x| x.sin()),
         Cos => map(v, |x| x.cos()),
-        Tanh => map(v, |x| x.tanh()),
-        // Written so that neither branch overflows: exp of a non-positive number only.
-        Sigmoid => map(v, |x| {
-            if x >= zero {
-                one / (one + (-x).exp())
-            } else {
-                let e = x.exp();
-                e / (one + e)
-            }
-        }),
+        Tanh => map(v, |x| x.tanh_k()),
+        Sigmoid => map(v, |x| x.sigmoid_k()),
         Relu => map(v, |x| if x > zero { x } else { zero }),
         Erf => map(v, |x| x.erf()),
         Sign => map(v, |x| {
