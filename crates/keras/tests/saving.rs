@@ -473,7 +473,7 @@ fn keras_loads_models_saved_by_keras_rs() {
         m.fit(&x, &y, args).unwrap();
         m.save(dir.join("stateful_rnn.keras")).unwrap();
         let x = x.narrow(0, 0, 3).unwrap().contiguous().unwrap();
-        for l in m.layers() {
+        for l in &m.layers()[..2] {
             l.read().reset_state().unwrap();
         }
         (vec![x.clone()], vec![m.predict(&x, 3).unwrap()])
