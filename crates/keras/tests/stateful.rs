@@ -263,3 +263,66 @@ fn gradients_do_not_flow_into_the_previous_batch() {
     let loss1 = y1.square().unwrap().sum_all().unwrap();
     assert!(tape.gradient(&loss1, &[&x1]).unwrap()[0].is_some());
 }
+
+#[test]
+fn reset_state_follows_keras_layer_by_layer() {
+    let x = Tensor::ones(&[2, 4, 3], DType::F32, &Device::Cpu).unwrap();
+    // A recurrent layer that is not stateful has nothing to reset (Keras: a no-op).
+    let mut plain = layers::GRU::new(2);
+    plain.build(&[None, Some(4), Some(3)]).unwrap();
+    assert!(plain.states().is_empty());
+    plain.reset_state().unwrap();
+    // Bidirectional insists on stateful layers (Keras: "Layer must be stateful").
+    let mut bi = layers::Bidirectional::new(layers::LSTM::new(2))
+        .unwrap()
+        .name("bi");
+    bi.build(&[Some(2), Some(4), Some(3)]).unwrap();
+    let e = bi.reset_state().unwrap_err().to_string();
+    assert!(e.contains("\"bi\"") && e.contains("stateful"), "{e}");
+    // Other layers have no reset_state (Keras: AttributeError), nor do models.
+    let e = layers::Dense::new(2)
+        .name("d")
+        .reset_states()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\"d\"") && e.contains("reset_state"), "{e}");
+    // A stateful Bidirectional carries forward then backward states, and resets both.
+    let mut bi = layers::Bidirectional::new(layers::LSTM::new(2).stateful(true)).unwrap();
+    bi.build(&[Some(2), Some(4), Some(3)]).unwrap();
+    assert_eq!(bi.states().len(), 4);
+    let first = bi.call(&x, false).unwrap().to_vec::<f32>().unwrap();
+    assert_ne!(bi.call(&x, false).unwrap().to_vec::<f32>().unwrap(), first);
+    bi.reset_states().unwrap();
+    assert!(bi
+        .states()
+        .iter()
+        .all(|s| s.value().to_vec::<f32>().unwrap().iter().all(|&v| v == 0.0)));
+    assert_eq!(bi.call(&x, false).unwrap().to_vec::<f32>().unwrap(), first);
+}
+
+#[test]
+fn a_keras_rs_stateful_config_round_trips_with_its_batch_size() {
+    let x = Input::with_batch_size(&[4, 3], 2);
+    let y = layers::SimpleRNN::new(3)
+        .stateful(true)
+        .return_sequences(true)
+        .apply(&x)
+        .unwrap();
+    let m = Model::new(&[&x], &[&y]).unwrap();
+    let c = m.get_config();
+    assert_eq!(c["layers"][0]["config"]["batch_shape"][0], Value::from(2));
+    assert_eq!(c["layers"][1]["config"]["stateful"], Value::Bool(true));
+    let back = Model::from_config(&c).unwrap();
+    assert_eq!(back.layers()[0].read().states()[0].shape(), vec![2, 3]);
+    assert_eq!(back.get_config(), c);
+}
+
+#[test]
+fn a_fixed_batch_size_binds_only_stateful_layers() {
+    // Keras's input specs leave the batch free: a convolution built for batch 2 takes 3.
+    let x = Input::with_batch_size(&[6, 3], 2);
+    let y = layers::Conv1D::new(4, 3).apply(&x).unwrap();
+    let m = Model::new(&[&x], &[&y]).unwrap();
+    let three = Tensor::ones(&[3, 6, 3], DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(Layer::call(&m, &three, false).unwrap().shape(), &[3, 4, 4]);
+}

@@ -66,6 +66,10 @@ fn invalid(msg: String) -> Error {
 /// (two outputs). With `return_state` the outputs are `[output(s)…, forward states…,
 /// backward states…]`.
 ///
+/// A stateful wrapped layer makes both directions stateful (Keras passes `stateful` to both):
+/// [`Layer::states`] lists the forward then the backward states, and [`Layer::reset_state`]
+/// sets both to zeros (an error when the layers are not stateful, as in Keras).
+///
 /// Weights: the forward layer's, then the backward layer's; saved as Keras saves them, under
 /// `layers/bidirectional/forward_layer/cell/vars` and `…/backward_layer/cell/vars` for the
 /// recurrent layers.

@@ -752,12 +752,15 @@ pub fn fmt_shape(s: &[Option<usize>]) -> String {
     }
 }
 
-/// Checks a concrete tensor against a symbolic shape.
+/// Checks a concrete tensor against a symbolic shape, batch axis aside (a layer built for a
+/// fixed batch size, from `Input::with_batch_size`, takes any: Keras's input specs do not
+/// pin the batch either).
 pub(crate) fn check_input(layer: &str, expected: &[Option<usize>], x: &Tensor) -> Result<()> {
     let ok = x.rank() == expected.len()
         && expected
             .iter()
             .zip(x.shape())
+            .skip(1)
             .all(|(e, &d)| e.is_none_or(|e| e == d));
     if ok {
         Ok(())

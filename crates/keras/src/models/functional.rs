@@ -601,10 +601,12 @@ impl Model {
         let mut values: HashMap<(usize, usize), Tensor> = HashMap::new();
         let mut value_masks: HashMap<(usize, usize), Tensor> = HashMap::new();
         for (i, (k, x)) in self.inputs.iter().zip(inputs).enumerate() {
+            // The batch axis aside, as Keras: a fixed batch size binds stateful layers only.
             let ok = x.rank() == k.shape().len()
                 && k.shape()
                     .iter()
                     .zip(x.shape())
+                    .skip(1)
                     .all(|(e, &d)| e.is_none_or(|e| e == d));
             if !ok {
                 return Err(invalid(format!(

@@ -125,7 +125,8 @@ impl Sequential {
         self.layers.iter().find(|l| l.name() == name).cloned()
     }
 
-    /// The input shape the model was built for (batch dimension `None`), once built.
+    /// The input shape the model was built for (batch dimension `None` unless fixed by
+    /// [`Sequential::batch_size`]), once built.
     pub fn built_input_shape(&self) -> Option<Shape> {
         read(&self.built).as_ref().map(|b| b.0.clone())
     }
