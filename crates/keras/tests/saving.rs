@@ -452,6 +452,32 @@ fn keras_loads_models_saved_by_keras_rs() {
         m.save(dir.join("rnn_text.keras")).unwrap();
         (vec![x.clone()], vec![m.predict(&x, 8).unwrap()])
     });
+    // Stateful LSTM and Bidirectional GRU with a fixed batch size, trained on consecutive
+    // batches; the states are not saved (as in Keras), so the predictions compared start
+    // from zeros.
+    write_case("stateful_rnn", &mut || {
+        let mut m = Sequential::new(vec![
+            Box::new(keras::layers::LSTM::new(4).stateful(true).return_sequences(true)),
+            Box::new(keras::layers::Bidirectional::new(keras::layers::GRU::new(3).stateful(true)).unwrap()),
+            Box::new(Dense::new(1)),
+        ])
+        .input_shape(&[5, 2])
+        .batch_size(3);
+        m.compile(optimizers::get("adam").unwrap(), losses::get("mse").unwrap(), &[])
+            .unwrap();
+        let (x, y) = (randn(&[6, 5, 2], 13), randn(&[6, 1], 14));
+        let args = FitArgs {
+            shuffle: false,
+            ..quiet(1, 3)
+        };
+        m.fit(&x, &y, args).unwrap();
+        m.save(dir.join("stateful_rnn.keras")).unwrap();
+        let x = x.narrow(0, 0, 3).unwrap().contiguous().unwrap();
+        for l in &m.layers()[..2] {
+            l.read().reset_state().unwrap();
+        }
+        (vec![x.clone()], vec![m.predict(&x, 3).unwrap()])
+    });
     let Ok(python) = std::env::var("KERAS_INTEROP_PYTHON") else {
         println!("SKIPPED: keras_loads_models_saved_by_keras_rs (set KERAS_INTEROP_PYTHON to a Python with keras and jax)");
         return;
@@ -474,7 +500,10 @@ fn keras_loads_models_saved_by_keras_rs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("cnn: ok") && stdout.contains("functional: ok") && stdout.contains("rnn_text: ok"),
+        stdout.contains("cnn: ok")
+            && stdout.contains("functional: ok")
+            && stdout.contains("rnn_text: ok")
+            && stdout.contains("stateful_rnn: ok"),
         "{stdout}"
     );
     println!("real-keras test ran: keras_loads_models_saved_by_keras_rs");

@@ -66,6 +66,10 @@ fn invalid(msg: String) -> Error {
 /// (two outputs). With `return_state` the outputs are `[output(s)…, forward states…,
 /// backward states…]`.
 ///
+/// A stateful wrapped layer makes both directions stateful (Keras passes `stateful` to both):
+/// [`Layer::states`] lists the forward then the backward states, and [`Layer::reset_state`]
+/// sets both to zeros (an error when the layers are not stateful, as in Keras).
+///
 /// Weights: the forward layer's, then the backward layer's; saved as Keras saves them, under
 /// `layers/bidirectional/forward_layer/cell/vars` and `…/backward_layer/cell/vars` for the
 /// recurrent layers.
@@ -88,6 +92,8 @@ pub struct Bidirectional {
     backward: Box<dyn Layer>,
     return_sequences: bool,
     return_state: bool,
+    /// The wrapped layers' `stateful` (Keras passes it to both).
+    stateful: bool,
     input_shape: Option<Shape>,
     /// The `build_config` read from a config, written back until built.
     build_shape: Option<Shape>,
@@ -209,15 +215,13 @@ impl Bidirectional {
                 )));
             }
         }
-        if flag(f, "stateful")? {
-            return Err(invalid("stateful recurrent layers are not supported".into()));
-        }
         Ok(Bidirectional {
             name,
             trainable: true,
             merge_mode,
             return_sequences: flag(f, "return_sequences")?,
             return_state: flag(f, "return_state")?,
+            stateful: flag(f, "stateful")?,
             forward,
             backward,
             input_shape: None,
@@ -370,6 +374,26 @@ impl Layer for Bidirectional {
     }
     fn call_multi(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         Ok(self.call_multi_masked(inputs, &[], training)?.0)
+    }
+    /// The forward layer's states, then the backward layer's (stateful layers only).
+    fn states(&self) -> Vec<Variable> {
+        let mut v = self.forward.states();
+        v.extend(self.backward.states());
+        v
+    }
+    /// Sets both layers' states to zeros.
+    ///
+    /// # Errors
+    /// When the wrapped layers are not stateful (Keras: "Layer must be stateful").
+    fn reset_state(&self) -> Result<()> {
+        if !self.stateful {
+            return Err(invalid(format!(
+                "layer {:?} must be stateful to reset its states",
+                self.name
+            )));
+        }
+        self.forward.reset_state()?;
+        self.backward.reset_state()
     }
     fn supports_masking(&self) -> bool {
         true

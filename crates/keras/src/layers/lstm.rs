@@ -21,8 +21,11 @@ use serde_json::{json, Value};
 ///
 /// With an input mask (from `Embedding(mask_zero)` or `Masking`), a masked step leaves the
 /// states unchanged and outputs the previous `h` (zeros with `zero_output_for_mask`), as
-/// Keras does; the output keeps the mask with `return_sequences`. Not implemented (refused
-/// by `from_config`): `stateful`.
+/// Keras does; the output keeps the mask with `return_sequences`.
+///
+/// With [`LSTM::stateful`], the final states (h and c) of a call, masked steps kept, are the
+/// initial states of the next call (Keras's `stateful=True`); the batch size must then be
+/// fixed, and [`Layer::reset_state`] sets the states back to zeros.
 ///
 /// ```
 /// use keras::layers::{Layer, LSTM};
@@ -48,7 +51,7 @@ impl LSTM {
     /// `unit_forget_bias`, `glorot_uniform` kernel, `orthogonal` recurrent kernel.
     pub fn new(units: usize) -> LSTM {
         LSTM {
-            core: RnnCore::new("LSTM", "lstm", units),
+            core: RnnCore::new("LSTM", "lstm", units, 2),
             activation: Activation::Tanh,
             recurrent_activation: Activation::Sigmoid,
             unit_forget_bias: true,
@@ -75,10 +78,10 @@ impl LSTM {
     /// Rebuilds from a Keras config.
     ///
     /// # Errors
-    /// For unknown names, a bad rate, or `stateful = true` (not implemented).
+    /// For unknown names or a bad rate.
     pub fn from_config(c: &Value) -> Result<LSTM> {
         Ok(LSTM {
-            core: RnnCore::from_config("LSTM", "lstm", c)?,
+            core: RnnCore::from_config("LSTM", "lstm", 2, c)?,
             activation: Activation::get(&field::<String>(c, "activation", "tanh".into())?)?,
             recurrent_activation: Activation::get(&field::<String>(
                 c,
@@ -281,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn config_round_trips_and_refuses_stateful() {
+    fn config_round_trips_with_stateful() {
         let l = LSTM::new(5)
             .return_sequences(true)
             .dropout(0.1)
@@ -290,12 +293,54 @@ mod tests {
         let c = l.get_config();
         let back = LSTM::from_config(&c).unwrap();
         assert_eq!(back.get_config(), c);
-        let mut bad = c.clone();
-        bad["stateful"] = json!(true);
-        assert!(LSTM::from_config(&bad)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("stateful"));
+        assert_eq!(c["stateful"], json!(false));
+        let mut st = c.clone();
+        st["stateful"] = json!(true);
+        let back = LSTM::from_config(&st).unwrap();
+        assert!(back.core.stateful);
+        assert_eq!(back.get_config(), st);
+    }
+
+    #[test]
+    fn gradients_through_a_stateful_step_match_finite_differences() {
+        let cpu = keras_tensor::Device::Cpu;
+        let mask = Tensor::new(&[true, true, false, true, false, true, true, true], &[2, 4]).unwrap();
+        for (backwards, sequences, masked) in
+            [(false, true, false), (true, false, false), (false, false, true)]
+        {
+            let mut l = LSTM::new(3)
+                .stateful(true)
+                .return_sequences(sequences)
+                .go_backwards(backwards);
+            l.build(&[Some(2), Some(4), Some(2)]).unwrap();
+            // A first batch leaves non-zero states for the step checked.
+            let x0 = Tensor::random_normal(&[2, 4, 2], 0.0, 1.0, 3, DType::F32, &cpu).unwrap();
+            let from_zeros = l.call(&x0, false).unwrap();
+            let start: Vec<Tensor> = l.states().iter().map(|v| v.value().detach()).collect();
+            assert!(start[0].to_vec::<f32>().unwrap().iter().all(|&v| v != 0.0));
+            // The next call starts from the stored states, not from zeros.
+            let again = l.call(&x0, false).unwrap();
+            assert_ne!(
+                again.to_vec::<f32>().unwrap(),
+                from_zeros.to_vec::<f32>().unwrap()
+            );
+            let x = Tensor::random_normal(&[2, 4, 2], 0.0, 1.0, 9, DType::F64, &cpu).unwrap();
+            let w = |v: &Option<Variable>| v.as_ref().unwrap().value().cast(DType::F64).unwrap();
+            let (k, rk, b) = (w(&l.core.kernel), w(&l.core.recurrent_kernel), w(&l.core.bias));
+            let m = masked.then_some(&mask);
+            // Each evaluation starts from the same stored states (a call stores new ones).
+            let f = |xs: &[Tensor]| -> Result<Tensor> {
+                for (v, s) in l.states().iter().zip(&start) {
+                    v.assign(s)?;
+                }
+                let (out, states) = l.run_with(&xs[0], m, &xs[1], &xs[2], Some(&xs[3]), false)?;
+                let mut loss = out.square()?.sum_all()?;
+                for s in &states {
+                    loss = loss.add(&s.sum_all()?)?;
+                }
+                Ok(loss)
+            };
+            check_grad("stateful LSTM", &[&x, &k, &rk, &b], f);
+        }
     }
 }

@@ -206,6 +206,63 @@ pub trait Layer: Send + Sync {
     fn saved_variables(&self) -> Vec<(String, Vec<Variable>)> {
         vec![(String::new(), self.weights())]
     }
+    /// The states a stateful layer carries from one call to the next (Keras's `layer.states`
+    /// on a recurrent layer with `stateful = true`; the forward then the backward ones for
+    /// `Bidirectional`). They are not weights: neither in [`Layer::weights`] nor saved.
+    /// Other layers have none.
+    ///
+    /// ```
+    /// use keras::layers::{Layer, LSTM};
+    /// let mut l = LSTM::new(3).stateful(true);
+    /// l.build(&[Some(2), Some(5), Some(4)])?;
+    /// assert_eq!(l.states().len(), 2); // h and c
+    /// assert_eq!(l.states()[0].shape(), vec![2, 3]);
+    /// assert!(l.weights().iter().all(|w| w.name() != "rnn_state"));
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    fn states(&self) -> Vec<Variable> {
+        Vec::new()
+    }
+    /// Sets the carried states of a stateful layer back to zeros: Keras 3's `reset_state()`
+    /// on a recurrent layer (nothing to do when it is not stateful) or on `Bidirectional`
+    /// (an error when it is not stateful). Keras 3 has no `reset_state` on other layers nor on
+    /// models: reach the layers through the model (`model.layers()`, `model.get_layer(name)`).
+    ///
+    /// ```
+    /// use keras::layers::{Layer, SimpleRNN};
+    /// use keras::models::{Apply, Input, Model};
+    /// use keras_tensor::{DType, Device, Tensor};
+    /// let x = Input::with_batch_size(&[5, 3], 2);
+    /// let y = SimpleRNN::new(4).stateful(true).name("rnn").apply(&x)?;
+    /// let model = Model::new(&[&x], &[&y])?;
+    /// let batch = Tensor::ones(&[2, 5, 3], DType::F32, &Device::Cpu)?;
+    /// let first = model.call(&batch, false)?.to_vec::<f32>()?;
+    /// let second = model.call(&batch, false)?.to_vec::<f32>()?; // continues from the first
+    /// assert_ne!(first, second);
+    /// model.get_layer("rnn").unwrap().read().reset_state()?;
+    /// assert_eq!(model.call(&batch, false)?.to_vec::<f32>()?, first);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// For a layer without states to reset (the error names it).
+    fn reset_state(&self) -> Result<()> {
+        Err(Error::InvalidArgument {
+            op: "reset_state",
+            msg: format!(
+                "layer {:?} ({}) has no reset_state: only recurrent layers carry states",
+                self.name(),
+                self.class_name()
+            ),
+        })
+    }
+    /// Keras's compatibility alias of [`Layer::reset_state`].
+    ///
+    /// # Errors
+    /// As [`Layer::reset_state`].
+    fn reset_states(&self) -> Result<()> {
+        self.reset_state()
+    }
     /// Number of scalars in all weights.
     fn count_params(&self) -> usize {
         self.weights().iter().map(|w| w.numel()).sum()
@@ -695,12 +752,15 @@ pub fn fmt_shape(s: &[Option<usize>]) -> String {
     }
 }
 
-/// Checks a concrete tensor against a symbolic shape.
+/// Checks a concrete tensor against a symbolic shape, batch axis aside (a layer built for a
+/// fixed batch size, from `Input::with_batch_size`, takes any: Keras's input specs do not
+/// pin the batch either).
 pub(crate) fn check_input(layer: &str, expected: &[Option<usize>], x: &Tensor) -> Result<()> {
     let ok = x.rank() == expected.len()
         && expected
             .iter()
             .zip(x.shape())
+            .skip(1)
             .all(|(e, &d)| e.is_none_or(|e| e == d));
     if ok {
         Ok(())

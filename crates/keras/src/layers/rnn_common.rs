@@ -11,7 +11,7 @@ use crate::initializers::Initializer;
 use crate::random::next_seed;
 use crate::regularizers::Regularizer;
 use crate::Variable;
-use keras_tensor::{DType, Error, Result, Tensor};
+use keras_tensor::{DType, Device, Error, Result, Tensor};
 use serde_json::{json, Map, Value};
 
 /// The options and weights every recurrent layer has.
@@ -34,6 +34,14 @@ pub(crate) struct RnnCore {
     pub(crate) return_sequences: bool,
     pub(crate) return_state: bool,
     pub(crate) go_backwards: bool,
+    /// Keras's `stateful`: the final states of a call are the initial states of the next.
+    pub(crate) stateful: bool,
+    /// How many states the cell carries (1, or 2 for LSTM's `h` and `c`).
+    pub(crate) n_states: usize,
+    /// With `stateful`, the states carried between calls, `(batch, units)` each: Keras's
+    /// `self.states`, non-trainable variables named `rnn_state` that are neither among the
+    /// layer's weights nor saved. Created by `build`.
+    pub(crate) states: Option<Vec<Variable>>,
     /// Keras's `zero_output_for_mask`: a masked step outputs zeros instead of the previous
     /// `h` (`Bidirectional` sets it to `return_sequences` on the layers it wraps).
     pub(crate) zero_output_for_mask: bool,
@@ -52,7 +60,7 @@ pub(crate) fn invalid(class: &'static str, msg: String) -> Error {
 impl RnnCore {
     /// Keras's defaults: bias, `glorot_uniform` kernel, `orthogonal` recurrent kernel, `zeros`
     /// bias; no dropout; the last output only.
-    pub(crate) fn new(class: &'static str, prefix: &str, units: usize) -> RnnCore {
+    pub(crate) fn new(class: &'static str, prefix: &str, units: usize, n_states: usize) -> RnnCore {
         RnnCore {
             class,
             name: unique_name(prefix),
@@ -71,6 +79,9 @@ impl RnnCore {
             return_sequences: false,
             return_state: false,
             go_backwards: false,
+            stateful: false,
+            n_states,
+            states: None,
             zero_output_for_mask: false,
             trainable: true,
             input_shape: None,
@@ -93,16 +104,19 @@ impl RnnCore {
         }
     }
 
-    /// Reads the common keys of a Keras config; refuses `stateful = true`.
-    pub(crate) fn from_config(class: &'static str, prefix: &str, c: &Value) -> Result<RnnCore> {
+    /// Reads the common keys of a Keras config.
+    pub(crate) fn from_config(
+        class: &'static str,
+        prefix: &str,
+        n_states: usize,
+        c: &Value,
+    ) -> Result<RnnCore> {
         let units: usize = field(c, "units", 0)?;
         if units == 0 {
             return Err(invalid(class, "units must be >= 1".into()));
         }
-        if field(c, "stateful", false)? {
-            return Err(invalid(class, "stateful = true is not supported".into()));
-        }
-        let mut l = RnnCore::new(class, prefix, units);
+        let mut l = RnnCore::new(class, prefix, units, n_states);
+        l.stateful = field(c, "stateful", false)?;
         l.return_sequences = field(c, "return_sequences", false)?;
         l.return_state = field(c, "return_state", false)?;
         l.go_backwards = field(c, "go_backwards", false)?;
@@ -136,7 +150,7 @@ impl RnnCore {
         m.insert("return_sequences".into(), json!(self.return_sequences));
         m.insert("return_state".into(), json!(self.return_state));
         m.insert("go_backwards".into(), json!(self.go_backwards));
-        m.insert("stateful".into(), json!(false));
+        m.insert("stateful".into(), json!(self.stateful));
         m.insert("unroll".into(), json!(false));
         m.insert("zero_output_for_mask".into(), json!(self.zero_output_for_mask));
         m.insert("units".into(), json!(self.units));
@@ -197,6 +211,29 @@ impl RnnCore {
             return Err(shape_error(&self.name, "a known feature dimension", input_shape));
         };
         let u = self.units;
+        if self.stateful {
+            let Some(b) = input_shape[0] else {
+                return Err(self.invalid(format!(
+                    "layer {:?} is stateful, so its batch size must be fixed, but it was built for \
+                     input shape {} (batch size unknown): give the input a batch size \
+                     (Input::with_batch_size, Sequential::batch_size, or a known first dimension \
+                     in build)",
+                    self.name,
+                    super::fmt_shape(input_shape)
+                )));
+            };
+            self.states = Some(
+                (0..self.n_states)
+                    .map(|_| {
+                        Ok(Variable::new(
+                            "rnn_state",
+                            Tensor::zeros(&[b, u], DType::F32, &Device::Cpu)?,
+                            false,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
         self.kernel = Some(self.kernel_rules.attach(Variable::new(
             "kernel",
             self.kernel_initializer.sample(&[f, gates * u], DType::F32)?,
@@ -233,6 +270,65 @@ impl RnnCore {
             .collect()
     }
 
+    /// The state variables of a stateful layer (none otherwise, or before `build`).
+    pub(crate) fn state_variables(&self) -> Vec<Variable> {
+        self.states.clone().unwrap_or_default()
+    }
+
+    /// Sets the states of a stateful layer back to zeros (nothing to do otherwise), Keras's
+    /// `reset_state`.
+    pub(crate) fn reset_state(&self) -> Result<()> {
+        for v in self.states.iter().flatten() {
+            v.assign(&v.value().zeros_like()?)?;
+        }
+        Ok(())
+    }
+
+    /// The states a call starts from: zeros, or with `stateful` the stored ones (as values,
+    /// in `x`'s dtype and on its device), after checking that `x` has the batch size they
+    /// were made for.
+    fn initial_states(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let (b, u) = (x.shape()[0], self.units);
+        let Some(vars) = &self.states else {
+            if self.stateful {
+                return Err(self.invalid(format!(
+                    "layer {:?} was made stateful after it was built: set stateful before build",
+                    self.name
+                )));
+            }
+            let zeros = Tensor::zeros(&[b, u], x.dtype(), x.device())?;
+            return Ok(vec![zeros; self.n_states]);
+        };
+        let expected = vars.first().map_or(b, |v| v.shape()[0]);
+        if b != expected {
+            return Err(self.invalid(format!(
+                "layer {:?} is stateful with batch size {expected}, but got an input of shape {:?} \
+                 (batch size {b}): every batch of a stateful layer must have the batch size it \
+                 was built for",
+                self.name,
+                x.shape()
+            )));
+        }
+        vars.iter()
+            .map(|v| {
+                let s = v.value().detach().cast(x.dtype())?;
+                if s.device() == x.device() {
+                    Ok(s)
+                } else {
+                    s.to_device(x.device())
+                }
+            })
+            .collect()
+    }
+
+    /// With `stateful`, stores `states` (detached, in the variables' dtype) for the next call.
+    fn store_states(&self, states: &[Tensor]) -> Result<()> {
+        for (v, s) in self.states.iter().flatten().zip(states) {
+            v.assign(&s.detach().cast(v.dtype())?)?;
+        }
+        Ok(())
+    }
+
     /// The outputs `call_multi` returns: the main one, then the states with `return_state`.
     pub(crate) fn outputs(&self, out: Tensor, states: Vec<Tensor>) -> Vec<Tensor> {
         let mut v = vec![out];
@@ -262,7 +358,8 @@ impl RnnCore {
     /// each step `step(xk_t, h_in, states)` returns the new states, whose first is the step's
     /// output `h`. `xk_t` is `(batch, gates·units)`; `h_in` is the previous `h` with the
     /// recurrent dropout mask applied (one mask per sequence, while training); `states` are
-    /// the previous states (`n_states` of them, zeros at the start).
+    /// the previous states (`n_states` of them, zeros at the start; with `stateful`, the
+    /// stored final states of the previous call, and this call's final states are stored).
     ///
     /// Returns the main output (every `h` with `return_sequences`, in processing order, else
     /// the last) and the final states.
@@ -292,6 +389,14 @@ impl RnnCore {
         let u = self.units;
         if t == 0 {
             return Err(self.invalid(format!("layer {:?} got a sequence with 0 timesteps", self.name)));
+        }
+        let mut states = self.initial_states(x)?;
+        if states.len() != n_states {
+            return Err(self.invalid(format!(
+                "layer {:?} carries {} states, its cell {n_states}",
+                self.name,
+                states.len()
+            )));
         }
         let mask = match mask {
             Some(m) => {
@@ -329,8 +434,6 @@ impl RnnCore {
             xk = xk.add(bias)?;
         }
         let xk = xk.reshape(&[b as isize, t as isize, width as isize])?;
-        let zeros = Tensor::zeros(&[b, u], x.dtype(), x.device())?;
-        let mut states = vec![zeros; n_states];
         let mut hs = Vec::with_capacity(if self.return_sequences { t } else { 0 });
         let mut last = None;
         for i in 0..t {
@@ -374,6 +477,7 @@ impl RnnCore {
             last.unwrap_or_else(|| states[0].clone())
         };
         super::activity_loss(self.activity_regularizer, &out)?;
+        self.store_states(&states)?;
         Ok((out, states))
     }
 }
@@ -397,6 +501,18 @@ macro_rules! rnn_builders {
             /// order too).
             pub fn go_backwards(mut self, v: bool) -> $t {
                 self.core.go_backwards = v;
+                self
+            }
+            /// Carry the final states of each call over as the initial states of the next
+            /// (Keras's `stateful`, default false): sample `i` of a batch continues sample `i`
+            /// of the previous batch. The layer then needs a fixed batch size (from the
+            /// input's batch size, see [`Input::with_batch_size`](crate::models::Input::with_batch_size)
+            /// and [`Sequential::batch_size`](crate::Sequential::batch_size)), and every call
+            /// must have it. The states are stored values: gradients do not flow into the
+            /// previous call. [`Layer::reset_state`](super::Layer::reset_state) sets them back
+            /// to zeros.
+            pub fn stateful(mut self, v: bool) -> $t {
+                self.core.stateful = v;
                 self
             }
             /// Masked steps output zeros rather than the previous `h` (Keras's
@@ -500,6 +616,14 @@ macro_rules! rnn_layer_common {
         }
         fn weights(&self) -> Vec<Variable> {
             self.core.weights()
+        }
+        /// With `stateful`, the carried states (Keras's `layer.states`); none otherwise.
+        fn states(&self) -> Vec<Variable> {
+            self.core.state_variables()
+        }
+        /// With `stateful`, sets the carried states to zeros; nothing otherwise (as Keras).
+        fn reset_state(&self) -> Result<()> {
+            self.core.reset_state()
         }
         /// Keras keeps the weights in the layer's `cell` (`layers/<name>/cell/vars`).
         fn saved_variables(&self) -> Vec<(String, Vec<Variable>)> {

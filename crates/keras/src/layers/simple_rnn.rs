@@ -19,8 +19,11 @@ use serde_json::{json, Value};
 ///
 /// With an input mask (from `Embedding(mask_zero)` or `Masking`), a masked step leaves the
 /// states unchanged and outputs the previous `h` (zeros with `zero_output_for_mask`), as
-/// Keras does; the output keeps the mask with `return_sequences`. Not implemented (refused
-/// by `from_config`): `stateful`.
+/// Keras does; the output keeps the mask with `return_sequences`.
+///
+/// With [`SimpleRNN::stateful`], the final states (h) of a call, masked steps kept, are the
+/// initial states of the next call (Keras's `stateful=True`); the batch size must then be
+/// fixed, and [`Layer::reset_state`] sets the states back to zeros.
 ///
 /// ```
 /// use keras::layers::{Layer, SimpleRNN};
@@ -44,7 +47,7 @@ impl SimpleRNN {
     /// `orthogonal` recurrent kernel, `zeros` bias.
     pub fn new(units: usize) -> SimpleRNN {
         SimpleRNN {
-            core: RnnCore::new("SimpleRNN", "simple_rnn", units),
+            core: RnnCore::new("SimpleRNN", "simple_rnn", units, 1),
             activation: Activation::Tanh,
         }
     }
@@ -61,10 +64,10 @@ impl SimpleRNN {
     /// Rebuilds from a Keras config.
     ///
     /// # Errors
-    /// For unknown names, a bad rate, or `stateful = true` (not implemented).
+    /// For unknown names or a bad rate.
     pub fn from_config(c: &Value) -> Result<SimpleRNN> {
         Ok(SimpleRNN {
-            core: RnnCore::from_config("SimpleRNN", "simple_rnn", c)?,
+            core: RnnCore::from_config("SimpleRNN", "simple_rnn", 1, c)?,
             activation: Activation::get(&field::<String>(c, "activation", "tanh".into())?)?,
         })
     }
@@ -207,7 +210,7 @@ mod tests {
     }
 
     #[test]
-    fn config_round_trips_and_refuses_stateful() {
+    fn config_round_trips_with_stateful() {
         let l = SimpleRNN::new(5)
             .return_sequences(true)
             .recurrent_dropout(0.1)
@@ -217,13 +220,12 @@ mod tests {
         assert!(c.get("seed").is_none());
         let back = SimpleRNN::from_config(&c).unwrap();
         assert_eq!(back.get_config(), c);
-        let mut bad = c.clone();
-        bad["stateful"] = json!(true);
-        assert!(SimpleRNN::from_config(&bad)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("stateful"));
+        assert_eq!(c["stateful"], json!(false));
+        let mut st = c.clone();
+        st["stateful"] = json!(true);
+        let back = SimpleRNN::from_config(&st).unwrap();
+        assert!(back.core.stateful);
+        assert_eq!(back.get_config(), st);
         assert!(SimpleRNN::new(2).dropout(1.0).is_err());
     }
 }

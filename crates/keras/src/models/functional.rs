@@ -280,9 +280,38 @@ impl Input {
     /// An input with every option: dims may be `None` (variable length), any dtype (`int64`
     /// token ids for an `Embedding`), an optional name.
     pub fn with(shape: &[Option<usize>], dtype: DType, name: Option<&str>) -> KerasTensor {
+        let batch_shape: Shape = std::iter::once(None).chain(shape.iter().copied()).collect();
+        Input::with_batch_shape(&batch_shape, dtype, name)
+    }
+
+    /// A float32 input whose batch size is fixed: Keras's `keras.Input(shape, batch_size=n)`,
+    /// which stateful recurrent layers need.
+    ///
+    /// ```
+    /// use keras::models::Input;
+    /// let x = Input::with_batch_size(&[10, 3], 4);
+    /// assert_eq!(x.shape(), &[Some(4), Some(10), Some(3)]);
+    /// ```
+    pub fn with_batch_size(shape: &[usize], batch_size: usize) -> KerasTensor {
+        let batch_shape: Shape = std::iter::once(Some(batch_size))
+            .chain(shape.iter().map(|&d| Some(d)))
+            .collect();
+        Input::with_batch_shape(&batch_shape, DType::F32, None)
+    }
+
+    /// An input of the full `batch_shape`, batch axis first (`None` where unknown): Keras's
+    /// `keras.Input(batch_shape=...)`.
+    ///
+    /// ```
+    /// use keras::models::Input;
+    /// use keras_tensor::DType;
+    /// let x = Input::with_batch_shape(&[Some(2), None, Some(8)], DType::F32, Some("seq"));
+    /// assert_eq!(x.shape(), &[Some(2), None, Some(8)]);
+    /// ```
+    pub fn with_batch_shape(batch_shape: &[Option<usize>], dtype: DType, name: Option<&str>) -> KerasTensor {
         let name = name.map_or_else(|| unique_name("input_layer"), str::to_string);
         KerasTensor(Arc::new(KtInner {
-            shape: std::iter::once(None).chain(shape.iter().copied()).collect(),
+            shape: batch_shape.to_vec(),
             dtype,
             origin: Origin::Input { name },
         }))
@@ -572,10 +601,12 @@ impl Model {
         let mut values: HashMap<(usize, usize), Tensor> = HashMap::new();
         let mut value_masks: HashMap<(usize, usize), Tensor> = HashMap::new();
         for (i, (k, x)) in self.inputs.iter().zip(inputs).enumerate() {
+            // The batch axis aside, as Keras: a fixed batch size binds stateful layers only.
             let ok = x.rank() == k.shape().len()
                 && k.shape()
                     .iter()
                     .zip(x.shape())
+                    .skip(1)
                     .all(|(e, &d)| e.is_none_or(|e| e == d));
             if !ok {
                 return Err(invalid(format!(
@@ -737,7 +768,7 @@ impl Model {
                 };
                 produced.insert(
                     name.clone(),
-                    vec![vec![Input::with(&shape[1..], dtype, Some(&name))]],
+                    vec![vec![Input::with_batch_shape(&shape, dtype, Some(&name))]],
                 );
                 continue;
             }

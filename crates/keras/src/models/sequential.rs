@@ -37,6 +37,8 @@ pub struct Sequential {
     /// The input shape and each layer's output shape, once built.
     built: RwLock<Option<(Shape, Vec<Shape>)>>,
     declared_input: Option<Shape>,
+    /// A fixed batch size for the input (Keras's `keras.Input(shape, batch_size=...)`).
+    batch_size: Option<usize>,
     /// In a mutex only so the model is `Sync` as a layer must be; `&mut self` reaches it freely.
     compiled: std::sync::Mutex<Option<Compiled>>,
 }
@@ -57,6 +59,7 @@ impl Sequential {
             layers: layers.into_iter().map(LayerRef::from_box).collect(),
             built: RwLock::new(None),
             declared_input: None,
+            batch_size: None,
             compiled: std::sync::Mutex::new(None),
         }
     }
@@ -64,9 +67,33 @@ impl Sequential {
     /// Declares the input shape without the batch axis (Keras's `keras.Input(shape=...)` as
     /// the first entry); the model is built at `compile`.
     pub fn input_shape(mut self, shape: &[usize]) -> Sequential {
-        let mut s: Shape = vec![None];
+        let mut s: Shape = vec![self.batch_size];
         s.extend(shape.iter().map(|&d| Some(d)));
         self.declared_input = Some(s);
+        self
+    }
+
+    /// Fixes the input's batch size (Keras's `keras.Input(shape, batch_size=n)` as the first
+    /// entry), as stateful recurrent layers need; every batch given to the model must then
+    /// have it.
+    ///
+    /// ```
+    /// use keras::layers::{Layer, LSTM};
+    /// use keras::Sequential;
+    /// use keras_tensor::{DType, Device, Tensor};
+    /// let model = Sequential::new(vec![Box::new(LSTM::new(4).stateful(true))])
+    ///     .input_shape(&[6, 3])
+    ///     .batch_size(2);
+    /// let x = Tensor::ones(&[2, 6, 3], DType::F32, &Device::Cpu)?;
+    /// assert_eq!(model.call(&x, false)?.shape(), &[2, 4]);
+    /// assert!(model.call(&Tensor::ones(&[3, 6, 3], DType::F32, &Device::Cpu)?, false).is_err());
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    pub fn batch_size(mut self, n: usize) -> Sequential {
+        self.batch_size = Some(n);
+        if let Some(s) = &mut self.declared_input {
+            s[0] = Some(n);
+        }
         self
     }
 
@@ -98,7 +125,8 @@ impl Sequential {
         self.layers.iter().find(|l| l.name() == name).cloned()
     }
 
-    /// The input shape the model was built for (batch dimension `None`), once built.
+    /// The input shape the model was built for (batch dimension `None` unless fixed by
+    /// [`Sequential::batch_size`]), once built.
     pub fn built_input_shape(&self) -> Option<Shape> {
         read(&self.built).as_ref().map(|b| b.0.clone())
     }
@@ -133,7 +161,7 @@ impl Sequential {
         }
         let shape = match &self.declared_input {
             Some(s) => s.clone(),
-            None => std::iter::once(None)
+            None => std::iter::once(self.batch_size)
                 .chain(x.shape()[1..].iter().map(|&d| Some(d)))
                 .collect(),
         };
