@@ -95,7 +95,7 @@ struct Masks<'a> {
 ///     .use_gate(true)
 ///     .return_attention_scores(true);
 /// let x = Tensor::ones(&[2, 3, 5, 8], DType::F32, &Device::Cpu)?;
-/// mha.build_multi(&[vec![None, Some(3), Some(5), Some(8)]; 2])?;
+/// mha.build_multi(&vec![vec![None, Some(3), Some(5), Some(8)]; 2])?;
 /// let ys = mha.call_multi(&[x.clone(), x], false)?;
 /// assert_eq!(ys[1].shape(), &[2, 3, 2, 5, 5]);
 /// # Ok::<(), keras_tensor::Error>(())
@@ -207,7 +207,7 @@ impl MultiHeadAttention {
     /// ```
     /// use keras::layers::{Layer, MultiHeadAttention};
     /// let mut m = MultiHeadAttention::new(2, 3).use_gate(true);
-    /// m.build_multi(&[vec![None, Some(4), Some(5)]; 2])?;
+    /// m.build_multi(&vec![vec![None, Some(4), Some(5)]; 2])?;
     /// assert_eq!(m.weights()[4].shape(), vec![5, 2, 3]); // gate/kernel, after key/bias
     /// # Ok::<(), keras_tensor::Error>(())
     /// ```
@@ -446,7 +446,7 @@ impl MultiHeadAttention {
     /// use keras::layers::{Layer, MultiHeadAttention};
     /// use keras_tensor::{DType, Device, Tensor};
     /// let mut m = MultiHeadAttention::new(1, 2);
-    /// m.build_multi(&[vec![None, Some(2), Some(3)]; 2])?;
+    /// m.build_multi(&vec![vec![None, Some(2), Some(3)]; 2])?;
     /// let x = Tensor::ones(&[1, 2, 3], DType::F32, &Device::Cpu)?;
     /// let mask = Tensor::new(&[1.0f32, 0.0, 1.0, 1.0], &[1, 2, 2])?;
     /// let (_, w) = m.attend(&x, &x, None, Some(&mask), false)?;

@@ -1165,7 +1165,7 @@ mod tests {
         assert_eq!(again.get_config(), config);
         let xs = randn(&[2, 5, 4], 1);
         let (a, b) = (
-            model.call_multi(&[xs.clone()], false).unwrap(),
+            model.call_multi(std::slice::from_ref(&xs), false).unwrap(),
             again.call_multi(&[xs], false).unwrap(),
         );
         // Both causal: query step 0 gives key step 1 no weight (the reload has new weights).
