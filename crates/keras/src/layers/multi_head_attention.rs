@@ -68,8 +68,10 @@ struct Masks<'a> {
 /// not part of [`Layer::get_config`]. An explicit `attention_mask` goes through
 /// [`MultiHeadAttention::attend`]. Keras masks on the inputs (from `Embedding(mask_zero)` or
 /// `Masking`) become the attention mask, as in Keras: a masked value step is attended by no
-/// query, a masked query step attends nowhere (its weights are 0); the output keeps the
-/// query's mask.
+/// query; the output keeps the query's mask. A query step with nothing to attend to (a masked
+/// query step) gets the weights Keras on JAX gives it: 0 where Keras runs its einsum path,
+/// uniform where it runs its fused `dot_product_attention` (rank-3 inputs, no dropout, weights
+/// not returned).
 ///
 /// Masks combine as Keras combines them: the query's mask `(batch, T…)` gets a trailing axis,
 /// the value's and key's masks get one before their last axis, the causal mask is `(1, T, S)`
@@ -628,7 +630,19 @@ impl MultiHeadAttention {
                 }
                 let m = m.broadcast_to(&full)?.reshape_to(&[nb, tq, ts])?;
                 let s = Tensor::where_cond(&m, &scores, &scores.scalar_like(-1.0e9)?)?;
-                Tensor::where_cond(&m, &s.softmax(-1)?, &scores.scalar_like(0.0)?)?
+                // Shifted by the row's maximum first (the softmax does not change): a fully
+                // masked row is then exactly 0, not -1e9, where float32 has no room for the
+                // softmax's own shift and its weights would not sum to 1.
+                let s = s.sub(&s.max(&[-1], true)?.detach())?;
+                // NOTE: Keras (on JAX) takes its fused `dot_product_attention` for rank-3
+                // inputs without dropout or returned weights, which leaves the weights of a
+                // fully masked row uniform; its einsum path (`Softmax(mask=…)`) zeroes them.
+                let fused = r == 3 && self.dropout == 0.0 && !self.return_attention_scores;
+                if fused {
+                    s.softmax(-1)?
+                } else {
+                    Tensor::where_cond(&m, &s.softmax(-1)?, &scores.scalar_like(0.0)?)?
+                }
             }
         };
         let dropped = if training && self.dropout > 0.0 {
@@ -732,7 +746,8 @@ impl Layer for MultiHeadAttention {
     /// Keras's automatic attention mask from the inputs' masks: `query_mask (batch, T…)` as
     /// `(batch, T…, 1)`, `value_mask` and `key_mask (batch, S…)` as `(batch, S…₋₁, 1, S)`,
     /// merged with the causal mask and the sliding window (see [`MultiHeadAttention`]). A
-    /// masked value (or key) step is attended by none, a masked query step attends nowhere.
+    /// masked value (or key) step is attended by none, a masked query step attends nowhere
+    /// (see [`MultiHeadAttention`] for the weights such a step gets).
     /// The output keeps the query's mask.
     fn call_multi_masked(
         &self,
