@@ -62,7 +62,9 @@ def main(directory):
             if not err < 1e-5:
                 print(f"{name}: output {i} differs, relative error {err:.3e}")
                 return 1
-        compiled = model.optimizer is not None and model.optimizer.built
+        # An uncompiled model has no `optimizer` attribute at all.
+        opt = getattr(model, "optimizer", None)
+        compiled = opt is not None and opt.built
         print(
             f"{name}: ok (keras {keras.__version__}, outputs {len(preds)}, "
             f"max relative error {max(errs):.2e}, optimizer restored: {compiled})"

@@ -372,6 +372,44 @@ def add_cases():
          {"num_heads": 2, "key_dim": 2, "output_shape": (2, 3)}, [(2, 3, 4), (2, 4, 4)], **mha)
     case("mha_dropout_infer", "MultiHeadAttention", {"num_heads": 2, "key_dim": 3, "dropout": 0.3},
          [(2, 3, 4), (2, 4, 4)], **mha)
+    # attention_axes on rank-4 inputs: the other middle axis is batch-like; the scores come in
+    # Keras's layout (batch, <other axes>, heads, <query attention axes>, <key attention axes>).
+    case("mha_axes2", "MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "attention_axes": (2,)},
+         [(2, 2, 3, 4), (2, 2, 4, 5)], call_kwargs={"return_attention_scores": True}, **mha)
+    case("mha_axes1_key", "MultiHeadAttention",
+         {"num_heads": 2, "key_dim": 3, "value_dim": 2, "attention_axes": (1,)},
+         [(2, 3, 2, 4), (2, 4, 2, 5), (2, 4, 2, 3)], call_kwargs={"return_attention_scores": True},
+         **mha)
+    case("mha_axes12", "MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "attention_axes": (1, 2)},
+         [(2, 2, 3, 4), (2, 3, 2, 5)], **mha)
+    case("mha_axes21_scores", "MultiHeadAttention",
+         {"num_heads": 1, "key_dim": 2, "attention_axes": (2, 1)},
+         [(2, 2, 3, 4), (2, 3, 2, 5)], call_kwargs={"return_attention_scores": True}, **mha)
+    case("mha_axes_neg_int", "MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "attention_axes": -2},
+         [(2, 3, 2, 4), (2, 3, 4, 4)], **mha)
+    # The causal mask is built over the inputs' axis 1 and broadcast on the attention axes, as
+    # Keras does: with attention_axes (2,) it fits when axes 1 and 2 have the same size.
+    case("mha_axes2_causal", "MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "attention_axes": (2,)},
+         [(2, 3, 3, 4), (2, 3, 3, 4)], call_kwargs={"use_causal_mask": True}, **mha)
+    # Gated attention (use_gate): sigmoid(gate(query)) times the heads' results.
+    case("mha_gate", "MultiHeadAttention", {"num_heads": 2, "key_dim": 3, "use_gate": True},
+         [(2, 4, 5), (2, 5, 6)], **mha)
+    case("mha_gate_value_dim_scores", "MultiHeadAttention",
+         {"num_heads": 2, "key_dim": 3, "value_dim": 2, "use_gate": True},
+         [(2, 4, 5), (2, 5, 6)], call_kwargs={"return_attention_scores": True}, **mha)
+    case("mha_gate_nobias_causal", "MultiHeadAttention",
+         {"num_heads": 2, "key_dim": 2, "use_gate": True, "use_bias": False},
+         [(2, 4, 3), (2, 4, 3)], call_kwargs={"use_causal_mask": True}, **mha)
+    case("mha_gate_axes1", "MultiHeadAttention",
+         {"num_heads": 2, "key_dim": 2, "use_gate": True, "attention_axes": (1,)},
+         [(2, 3, 2, 4), (2, 4, 2, 5)], call_kwargs={"return_attention_scores": True}, **mha)
+    # sliding_window: |i - j| < window, with and without the causal mask.
+    case("mha_sliding_window", "MultiHeadAttention", {"num_heads": 2, "key_dim": 2, "sliding_window": 2},
+         [(2, 5, 3), (2, 5, 3)], **mha)
+    case("mha_sliding_window_causal_scores", "MultiHeadAttention",
+         {"num_heads": 2, "key_dim": 2, "sliding_window": 3},
+         [(2, 5, 3), (2, 6, 3)], call_kwargs={"use_causal_mask": True, "return_attention_scores": True},
+         **mha)
 
 
 def sub(cls, config):

@@ -7,7 +7,8 @@ that use or pass the mask: SimpleRNN / GRU / LSTM (``return_sequences`` both way
 ``go_backwards``), ``Bidirectional``, ``GlobalAveragePooling1D``, ``Dense``. The inputs have
 trailing padding, leading padding, padding in the middle and none. Functional cases add
 ``MultiHeadAttention`` and ``Attention`` (self-attention on the embedded tokens, masks from
-the inputs), ``Add`` and ``Concatenate`` of masked tensors. Weights are overwritten
+the inputs; a gated causal one, whose masked query steps show in the output, and one on rank-4
+embeddings with ``attention_axes=(2,)``), ``Add`` and ``Concatenate`` of masked tensors. Weights are overwritten
 with seeded normal values; the model runs with ``training=False``; JAX gives the gradients of
 ``sum(y * cotangent)`` with respect to every trainable weight. The script checks that the
 traced (``stateless_call``) output equals the eager one, so the mask really flows under JAX
@@ -149,9 +150,27 @@ def attention_graph(inp):
     return layers.LSTM(2, return_sequences=True)(a)
 
 
-# Functional cases: (name, input kind, graph builder from the input, loss).
+def mha_gate_causal_graph(inp):
+    # Keras merges the query's and value's masks with the causal mask; a masked query step
+    # attends nowhere (its weights are 0), which shows in the output at that step.
+    e = emb()(inp)
+    return layers.MultiHeadAttention(num_heads=2, key_dim=2, use_gate=True)(
+        e, e, use_causal_mask=True)
+
+
+def mha_axes2_graph(inp):
+    # Rank-4 embeddings (batch, 2, 3, 4) attending over axis 2: Keras's (batch, 2, 3, 1) query
+    # mask and (batch, 2, 1, 3) value mask broadcast onto the weights (batch, 2, heads, 3, 3).
+    e = emb()(inp)
+    return layers.MultiHeadAttention(num_heads=2, key_dim=2, attention_axes=(2,))(e, e)
+
+
+# Functional cases: (name, input kind, graph builder from the input, loss); "tokens3" feeds
+# TOKENS as (4, 2, 3).
 FUNCTIONAL = [
     ("emb_mha_add_gap", "tokens", mha_graph, None),
+    ("emb_mha_gate_causal_seq", "tokens", mha_gate_causal_graph, None),
+    ("emb3_mha_axes2_seq", "tokens3", mha_axes2_graph, None),
     ("emb_concat_gru", "tokens", concat_graph, None),
     ("emb_attention_lstm_seq", "tokens", attention_graph, None),
 ]
@@ -173,8 +192,9 @@ def run_case(name, kind, make, loss, functional=False):
     keras.utils.clear_session()
     seed = zlib.crc32(name.encode())
     rng = np.random.default_rng(seed)
-    x = TOKENS if kind == "tokens" else float_steps()
-    inp = keras.Input(x.shape[1:], dtype="int32" if kind == "tokens" else "float32")
+    x = {"tokens": TOKENS, "tokens3": TOKENS.reshape(4, 2, 3)}.get(kind)
+    x = float_steps() if x is None else x
+    inp = keras.Input(x.shape[1:], dtype="int32" if kind.startswith("tokens") else "float32")
     if functional:
         model = keras.Model(inp, make(inp), name=name)
     else:

@@ -478,6 +478,44 @@ fn keras_loads_models_saved_by_keras_rs() {
         }
         (vec![x.clone()], vec![m.predict(&x, 3).unwrap()])
     });
+    // Causal, gated self-attention: `use_causal_mask` is a Keras call argument, saved in the
+    // node's kwargs; the gate's weights go under `_gate_dense` as in Keras.
+    write_case("mha_causal", &mut || {
+        let x = Input::named(&[6, 4], "tokens");
+        let mha = keras::layers::MultiHeadAttention::new(2, 3)
+            .use_causal_mask(true)
+            .use_gate(true)
+            .name("self_attention");
+        let h = mha.apply_list(&[&x, &x]).unwrap();
+        let y = Dense::new(2).name("head").apply(&h).unwrap();
+        let mut m = Model::new(&[&x], &[&y]).unwrap();
+        let xs = randn(&[3, 6, 4], 13);
+        m.save(dir.join("mha_causal.keras")).unwrap();
+        let c = m.get_config();
+        let node = &c["layers"][1]["inbound_nodes"][0];
+        assert_eq!(
+            node["kwargs"],
+            serde_json::json!({"use_causal_mask": true}),
+            "{node}"
+        );
+        (vec![xs.clone()], vec![m.predict(&xs, 8).unwrap()])
+    });
+    // Rank-4 inputs attending over axis 2 only, with the attention weights as a second output
+    // (`return_attention_scores` in the node's kwargs).
+    write_case("mha_axes_scores", &mut || {
+        let (q, v) = (Input::named(&[3, 5, 4], "q"), Input::named(&[3, 2, 6], "v"));
+        let mha = keras::LayerRef::new(
+            keras::layers::MultiHeadAttention::new(2, 3)
+                .attention_axes(&[2])
+                .return_attention_scores(true),
+        );
+        let outs = mha.apply_outputs(&[&q, &v]).unwrap();
+        let mut m = Model::new(&[&q, &v], &[&outs[0], &outs[1]]).unwrap();
+        let (xq, xv) = (randn(&[2, 3, 5, 4], 14), randn(&[2, 3, 2, 6], 15));
+        m.save(dir.join("mha_axes_scores.keras")).unwrap();
+        let ys = m.predict_multi([&xq, &xv], 8).unwrap();
+        (vec![xq, xv], ys)
+    });
     let Ok(python) = std::env::var("KERAS_INTEROP_PYTHON") else {
         println!("SKIPPED: keras_loads_models_saved_by_keras_rs (set KERAS_INTEROP_PYTHON to a Python with keras and jax)");
         return;
@@ -500,10 +538,9 @@ fn keras_loads_models_saved_by_keras_rs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("cnn: ok")
-            && stdout.contains("functional: ok")
-            && stdout.contains("rnn_text: ok")
-            && stdout.contains("stateful_rnn: ok"),
+        ["cnn", "functional", "rnn_text", "stateful_rnn", "mha_causal", "mha_axes_scores"]
+            .iter()
+            .all(|n| stdout.contains(&format!("{n}: ok"))),
         "{stdout}"
     );
     println!("real-keras test ran: keras_loads_models_saved_by_keras_rs");

@@ -48,7 +48,9 @@ pub(crate) fn mask_scores(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
 /// steps, the query's sets masked query steps of the output to 0 and is the output's mask.
 ///
 /// Call options (Keras's call arguments, set on the layer here): `use_causal_mask` hides
-/// positions `j > i`; `return_attention_scores` adds the distribution as a second output.
+/// positions `j > i`; `return_attention_scores` adds the distribution as a second output. A
+/// functional model saves them in the node's `kwargs`, where Keras keeps them (see
+/// [`Layer::call_kwargs`]); they are not part of [`Layer::get_config`].
 /// Keras's `mask` argument (query / value masks) is not supported; use the causal mask, or
 /// [`MultiHeadAttention::attend`](super::MultiHeadAttention::attend) with an explicit mask.
 ///
@@ -394,6 +396,17 @@ impl Layer for Attention {
             .flatten()
             .cloned()
             .collect()
+    }
+    /// `use_causal_mask` and `return_attention_scores` when set: Keras's call arguments.
+    fn call_kwargs(&self) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        if self.use_causal_mask {
+            m.insert("use_causal_mask".into(), json!(true));
+        }
+        if self.return_attention_scores {
+            m.insert("return_attention_scores".into(), json!(true));
+        }
+        m
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);

@@ -179,6 +179,19 @@ pub trait Layer: Send + Sync {
     fn set_trainable(&mut self, trainable: bool);
     /// The layer's configuration in Keras's `get_config` form.
     fn get_config(&self) -> Value;
+    /// Keras call arguments that are options of the layer here (Attention's and
+    /// MultiHeadAttention's `use_causal_mask`, `return_attention_scores`), as Keras writes
+    /// them in a functional model's node `kwargs`: only those set. Plain layers have none.
+    ///
+    /// ```
+    /// use keras::layers::{Layer, MultiHeadAttention};
+    /// let m = MultiHeadAttention::new(2, 4).use_causal_mask(true);
+    /// assert_eq!(m.call_kwargs()["use_causal_mask"], true);
+    /// assert!(m.get_config().get("use_causal_mask").is_none());
+    /// ```
+    fn call_kwargs(&self) -> serde_json::Map<String, Value> {
+        serde_json::Map::new()
+    }
 
     /// Weights the optimizer updates.
     fn trainable_weights(&self) -> Vec<Variable> {

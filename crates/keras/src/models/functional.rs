@@ -699,15 +699,18 @@ impl Model {
                         .collect();
                     // MultiHeadAttention takes its inputs as separate call arguments
                     // (query, value, key), other layers one tensor or one list.
+                    // Call arguments that are options of the layer here go where Keras keeps
+                    // them, in the node's kwargs (`use_causal_mask`, `return_attention_scores`).
+                    let kwargs = Value::Object(layer.call_kwargs());
                     if kts.len() > 1 && layer.class_name() == "MultiHeadAttention" {
-                        return json!({"args": kts, "kwargs": {}});
+                        return json!({"args": kts, "kwargs": kwargs});
                     }
                     let args = if kts.len() == 1 {
                         kts[0].clone()
                     } else {
                         Value::Array(kts)
                     };
-                    json!({"args": [args], "kwargs": {}})
+                    json!({"args": [args], "kwargs": kwargs})
                 })
                 .collect();
             layers.push(json!({"module": "keras.layers", "class_name": layer.class_name(),
@@ -1164,6 +1167,43 @@ mod tests {
         let again = Model::from_config(&config).unwrap();
         assert_eq!(again.get_config(), config);
         assert_eq!(again.count_params(), model.count_params());
+    }
+
+    /// Call options are saved in the node's kwargs (not the layer config) and read back.
+    #[test]
+    fn call_options_round_trip_through_node_kwargs() {
+        let x = Input::named(&[5, 4], "x");
+        let mha = crate::layers::MultiHeadAttention::new(2, 3)
+            .use_causal_mask(true)
+            .return_attention_scores(true);
+        let outs = LayerRef::new(mha).apply_outputs(&[&x, &x]).unwrap();
+        let att = crate::layers::Attention::new().use_causal_mask(true);
+        let y = att.apply_list(&[&outs[0], &x]).unwrap();
+        let model = Model::new(&[&x], &[&y, &outs[1]]).unwrap();
+        let config = model.get_config();
+        let layers = config["layers"].as_array().unwrap();
+        for (i, want) in [
+            (
+                1,
+                json!({"use_causal_mask": true, "return_attention_scores": true}),
+            ),
+            (2, json!({"use_causal_mask": true})),
+        ] {
+            assert_eq!(layers[i]["inbound_nodes"][0]["kwargs"], want);
+            assert!(layers[i]["config"].get("use_causal_mask").is_none());
+        }
+        let again = Model::from_config(&config).unwrap();
+        assert_eq!(again.get_config(), config);
+        let xs = randn(&[2, 5, 4], 1);
+        let (a, b) = (
+            model.call_multi(std::slice::from_ref(&xs), false).unwrap(),
+            again.call_multi(&[xs], false).unwrap(),
+        );
+        // Both causal: query step 0 gives key step 1 no weight (the reload has new weights).
+        for d in [&a[1], &b[1]] {
+            assert_eq!(d.shape(), &[2, 2, 5, 5]);
+            assert_eq!(d.to_vec::<f32>().unwrap()[1], 0.0);
+        }
     }
 
     /// The table Keras 3.15 printed (80-column terminal) for
