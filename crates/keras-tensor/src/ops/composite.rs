@@ -17,7 +17,9 @@ impl Tensor {
         self.maximum_scalar(lo)?.minimum_scalar(hi)
     }
 
-    /// `exp(x - logsumexp(x))` along `axis`.
+    /// `e^(x - max) / sum(e^(x - max))` along `axis`. Shifting by the maximum first keeps
+    /// every exponent at most 0, and rows of large magnitude (masked scores near -1e9) still
+    /// sum to 1 in float32.
     ///
     /// ```
     /// use keras_tensor::Tensor;
@@ -29,15 +31,26 @@ impl Tensor {
     /// # Errors
     /// When the axis is out of range.
     pub fn softmax(&self, axis: isize) -> Result<Tensor> {
-        self.log_softmax(axis)?.exp()
+        let e = self.shifted_by_max(axis)?.exp()?;
+        e.div(&e.sum(&[axis], true)?)
     }
 
-    /// `x - logsumexp(x)` along `axis`.
+    /// `(x - max) - log(sum(e^(x - max)))` along `axis`.
     ///
     /// # Errors
     /// When the axis is out of range.
     pub fn log_softmax(&self, axis: isize) -> Result<Tensor> {
-        self.sub(&self.logsumexp(&[axis], true)?)
+        let z = self.shifted_by_max(axis)?;
+        z.sub(&z.exp()?.sum(&[axis], true)?.log()?)
+    }
+
+    /// `x - max(x)` along `axis`, the maximum taken as a constant (both softmaxes are
+    /// invariant to the shift, so no gradient is lost); rows whose maximum is infinite are
+    /// shifted by 0.
+    fn shifted_by_max(&self, axis: isize) -> Result<Tensor> {
+        let m = self.max(&[axis], true)?.detach();
+        let finite = m.abs()?.lt(&m.scalar_like(f64::INFINITY)?)?;
+        self.sub(&Tensor::where_cond(&finite, &m, &m.zeros_like()?)?)
     }
 
     /// GELU: `x * Φ(x)` exactly (`erf`), or the tanh approximation.
@@ -338,6 +351,18 @@ pub fn binary_crossentropy(y_true: &Tensor, y_pred: &Tensor, from_logits: bool) 
 mod tests {
     use super::*;
     use crate::testing::{check_grad, randn};
+
+    #[test]
+    fn softmaxes_of_rows_of_large_magnitude_sum_to_one_in_float32() {
+        // Attention scores with a -1e9 mask added: float32 keeps only multiples of 64 there.
+        let x = Tensor::new(&[-1e9f32, -1e9 + 64.0, -1e9 - 64.0, 1e9, 1e9, 3.0], &[2, 3]).unwrap();
+        for p in [x.softmax(-1).unwrap(), x.log_softmax(-1).unwrap().exp().unwrap()] {
+            let sums = p.sum(&[1], false).unwrap().to_vec::<f32>().unwrap();
+            assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-6), "{sums:?}");
+        }
+        let p = x.softmax(-1).unwrap().to_vec::<f32>().unwrap();
+        assert_eq!((p[1], p[3], p[5]), (1.0, 0.5, 0.0));
+    }
 
     #[test]
     fn gradients_match_finite_differences() {
