@@ -23,7 +23,7 @@ use keras::optimizers::{Adam, Optimizer};
 use keras::variable::gradients;
 use keras::{data, datasets, Sequential, Trainer};
 use keras_tensor::{DType, Device, GradientTape, Result, Tensor};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Options of the DCGAN example.
 #[derive(Parser, Debug)]
@@ -156,45 +156,69 @@ fn grid(digits: &Tensor, rows: usize) -> Result<Tensor> {
         .reshape(&[rows as isize * 28, rows as isize * 28, 1])
 }
 
-/// Labels 1,000 generated digits with the classifier; returns whether they pass the bar.
-fn judge(gan: &Gan, classifier: &std::path::Path, real: &Tensor) -> Result<Option<bool>> {
-    if !classifier.exists() {
+/// The MNIST classifier that labels generated digits, loaded once, with its mean top
+/// probability on real test digits for comparison.
+struct Judge {
+    model: keras::saving::LoadedModel,
+    path: PathBuf,
+    on_real: f64,
+    n_real: usize,
+}
+
+fn mean_top(p: &Tensor) -> Result<f64> {
+    p.max(&[1], false)?.mean(&[0], false)?.item()
+}
+
+impl Judge {
+    /// Loads the classifier, or says why the quality check is skipped (`None`).
+    fn load(path: &Path, real: &Tensor) -> Result<Option<Judge>> {
+        if !path.exists() {
+            println!(
+                "No classifier at {} (run `cargo run --release -p keras --example mnist_convnet` first): \
+                 skipping the quality check.",
+                path.display()
+            );
+            return Ok(None);
+        }
+        let mut model = keras::saving::load_model(path)?;
+        let on_real = mean_top(&model.predict(real, 250)?)?;
+        Ok(Some(Judge {
+            model,
+            path: path.to_path_buf(),
+            on_real,
+            n_real: real.shape()[0],
+        }))
+    }
+
+    /// Labels 1,000 generated digits; returns whether they pass the bar.
+    fn check(&mut self, gan: &Gan) -> Result<bool> {
+        let probs = self.model.predict(&gan.sample(1000, 424242)?, 250)?;
+        let top = mean_top(&probs)?;
+        let classes: Vec<i64> = probs.argmax(-1, false)?.to_vec()?;
+        let mut counts = [0usize; 10];
+        for c in classes {
+            counts[c as usize] += 1;
+        }
+        let shares: Vec<String> = counts
+            .iter()
+            .map(|&c| format!("{:.1}%", c as f64 / 10.0))
+            .collect();
         println!(
-            "No classifier at {} (run `cargo run --release -p keras --example mnist_convnet` first): \
-             skipping the quality check.",
-            classifier.display()
+            "Quality check on 1000 generated digits, judged by {}:",
+            self.path.display()
         );
-        return Ok(None);
+        println!(
+            "  mean top probability: {top:.4} (bar: >= 0.9; on {} real digits: {:.4})",
+            self.n_real, self.on_real
+        );
+        println!(
+            "  share of each digit 0-9: {} (bar: each >= 5%)",
+            shares.join(" ")
+        );
+        let pass = top >= 0.9 && counts.iter().all(|&c| c >= 50);
+        println!("  {}", if pass { "PASS" } else { "FAIL" });
+        Ok(pass)
     }
-    let mut judge = keras::saving::load_model(classifier)?;
-    let mean_top = |p: &Tensor| -> Result<f64> { p.max(&[1], false)?.mean(&[0], false)?.item() };
-    let on_real = mean_top(&judge.predict(real, 250)?)?;
-    let probs = judge.predict(&gan.sample(1000, 424242)?, 250)?;
-    let top = mean_top(&probs)?;
-    let classes: Vec<i64> = probs.argmax(-1, false)?.to_vec()?;
-    let mut counts = [0usize; 10];
-    for c in classes {
-        counts[c as usize] += 1;
-    }
-    let shares: Vec<String> = counts
-        .iter()
-        .map(|&c| format!("{:.1}%", c as f64 / 10.0))
-        .collect();
-    println!(
-        "Quality check on 1000 generated digits, judged by {}:",
-        classifier.display()
-    );
-    println!(
-        "  mean top probability: {top:.4} (bar: >= 0.9; on {} real digits: {on_real:.4})",
-        real.shape()[0]
-    );
-    println!(
-        "  share of each digit 0-9: {} (bar: each >= 5%)",
-        shares.join(" ")
-    );
-    let pass = top >= 0.9 && counts.iter().all(|&c| c >= 50);
-    println!("  {}", if pass { "PASS" } else { "FAIL" });
-    Ok(Some(pass))
 }
 
 fn main() -> Result<()> {
@@ -222,6 +246,7 @@ fn main() -> Result<()> {
     let ds = data::Dataset::from_tensor_slices(&[&x])?
         .shuffle(x.shape()[0], Some(1))
         .batch(args.batch_size, true);
+    let mut judge = Judge::load(&args.classifier, &real_test)?;
     let start = std::time::Instant::now();
     for epoch in 1..=args.epochs {
         let (mut d_sum, mut g_sum, mut steps) = (0.0, 0.0, 0usize);
@@ -240,14 +265,19 @@ fn main() -> Result<()> {
             g_sum / steps.max(1) as f64,
             start.elapsed().as_secs_f64()
         );
-        if args.judge_every_epoch && epoch < args.epochs {
-            judge(&gan, &args.classifier, &real_test)?;
+        if let Some(j) = judge
+            .as_mut()
+            .filter(|_| args.judge_every_epoch && epoch < args.epochs)
+        {
+            j.check(&gan)?;
         }
     }
     println!("Trained in {:.1}s", start.elapsed().as_secs_f64());
     gan.generator.save("mnist_dcgan_generator.keras")?;
     gan.discriminator.save("mnist_dcgan_discriminator.keras")?;
     println!("Saved mnist_dcgan_generator.keras and mnist_dcgan_discriminator.keras");
-    judge(&gan, &args.classifier, &real_test)?;
+    if let Some(j) = judge.as_mut() {
+        j.check(&gan)?;
+    }
     Ok(())
 }
