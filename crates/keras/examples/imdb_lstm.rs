@@ -14,7 +14,7 @@
 //! `Dense(1, sigmoid)`. On the synthetic reviews it cannot exceed about 75% (on a contrast
 //! review, swapping the clauses keeps its words and flips its label).
 //!
-//! `cargo run --release -p keras --example imdb_lstm -- --epochs 4`
+//! `cargo run --release -p keras --example imdb_lstm -- --epochs 6`
 mod common;
 
 use clap::Parser;

@@ -15,7 +15,14 @@
 //! read offline; otherwise the synthetic movie reviews made here from a seed
 //! (`keras::datasets::synthetic_reviews`), padded to 32. The first line says which.
 //!
-//! `cargo run --release -p keras --example text_transformer -- --epochs 4`
+//! On the synthetic reviews the model sits at chance (loss ln 2, accuracy 0.5) for many
+//! epochs before it learns: the average over 32 mostly padded positions, where one or two
+//! words decide, gives the classifier almost the same vector for every review at first. In
+//! the measured run it left that plateau at epoch 28 and ended at 0.998 after 30 epochs;
+//! Keras 3.15.1 running keras.io's own code on the same arrays sits on the same plateau
+//! (`scripts/text_transformer_keras_reference.py`).
+//!
+//! `cargo run --release -p keras --example text_transformer -- --epochs 30`
 mod common;
 
 use clap::Parser;
