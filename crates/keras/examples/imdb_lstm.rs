@@ -28,7 +28,7 @@ const IMDB_MAXLEN: usize = 80;
 const SYNTHETIC_MAXLEN: usize = 32;
 
 #[derive(Parser, Debug)]
-struct Args {
+struct LstmArgs {
     #[command(flatten)]
     common: common::Args,
     /// Train the order-blind baseline (embedding average → Dense) instead of the LSTM.
@@ -37,7 +37,7 @@ struct Args {
 }
 
 fn main() -> keras_tensor::Result<()> {
-    let args = Args::parse();
+    let args = LstmArgs::parse();
     keras::set_random_seed(1337);
     let data = common::text_data(&args.common, MAX_FEATURES, IMDB_MAXLEN, SYNTHETIC_MAXLEN)?;
     println!(
