@@ -11,6 +11,7 @@
 //! | [`imdb`] | `keras.datasets.imdb` | `Vec<Vec<i64>>` sequences, `int64` (25000,) |
 //! | [`reuters`] | `keras.datasets.reuters` | `Vec<Vec<i64>>` sequences, `int64` labels |
 //! | [`boston_housing`] | `keras.datasets.boston_housing` | `float64` (404, 13), `float64` (404,) |
+//! | [`synthetic_reviews`] | none: made here from a seed | IMDB's form, or strings; `int64` labels |
 //!
 //! # Where the files live
 //! In [`datasets_dir`]: `$KERAS_HOME/datasets`, or `~/.keras/datasets`, laid out as Keras lays
@@ -69,6 +70,7 @@ pub mod npy {
 mod pickle;
 pub mod reuters;
 mod sequences;
+pub mod synthetic_reviews;
 #[cfg(test)]
 mod testing;
 pub mod utils;

@@ -133,8 +133,8 @@ impl Mt19937 {
         }
     }
 
-    /// Python's `random._randbelow(n)` (`n < 2**32`).
-    fn randbelow(&mut self, n: u64) -> u64 {
+    /// Python's `random._randbelow(n)` (`n < 2**32`), which `randrange(n)` and `choice` use.
+    pub(crate) fn randbelow(&mut self, n: u64) -> u64 {
         let k = 64 - n.leading_zeros();
         if k > 32 {
             // Python draws getrandbits(k) word by word, least significant first.

@@ -107,3 +107,93 @@ pub fn simple_convnet(args: &Args, load: fn() -> datasets::Result<datasets::Trai
     println!("Saved the model to mnist_convnet.keras");
     Ok(())
 }
+
+/// The data of the text examples, as padded `(n, maxlen)` word indices and `int64` labels.
+pub struct TextData {
+    /// What the data are, for the report.
+    pub name: &'static str,
+    /// `(n, maxlen)` word indices (`int32`), padded and cut at the start as Keras's
+    /// `pad_sequences`.
+    pub x_train: Tensor,
+    /// `(n,)` labels, 1 positive.
+    pub y_train: Tensor,
+    /// As `x_train`.
+    pub x_test: Tensor,
+    /// As `y_train`.
+    pub y_test: Tensor,
+    /// The padded length.
+    pub maxlen: usize,
+}
+
+/// Training and test reviews of the made data (`keras_datasets::synthetic_reviews`).
+pub const SYNTHETIC_SIZES: (usize, usize) = (10_000, 2_000);
+
+/// IMDB (`keras.datasets.imdb`, the `num_words` most frequent words, padded to `imdb_maxlen`)
+/// when `imdb.npz` is in `$KERAS_HOME/datasets`; otherwise the synthetic movie reviews made
+/// here from a seed (`keras_datasets::synthetic_reviews`, same form and conventions), padded
+/// to `synthetic_maxlen`. Says which. With `--limit N`, the first N training and the first N
+/// test samples.
+pub fn text_data(
+    args: &Args,
+    num_words: usize,
+    imdb_maxlen: usize,
+    synthetic_maxlen: usize,
+) -> Result<TextData> {
+    use datasets::{imdb, synthetic_reviews, utils};
+    let imdb_file = datasets::datasets_dir().join("imdb.npz");
+    let (name, maxlen, ((x_train, y_train), (x_test, y_test))) = if imdb_file.exists() {
+        println!("Data: IMDB from {}", imdb_file.display());
+        let args = imdb::LoadArgs {
+            num_words: Some(num_words),
+            ..Default::default()
+        };
+        let data = imdb::load_data(args).unwrap_or_else(|e| missing(e));
+        ("IMDB", imdb_maxlen, data)
+    } else {
+        println!(
+            "Data: no imdb.npz in {}, so the SYNTHETIC movie reviews of keras_datasets::synthetic_reviews \
+             (made here from a small grammar and a seed; not IMDB): {} training, {} test reviews",
+            imdb_file.parent().unwrap_or(&imdb_file).display(),
+            SYNTHETIC_SIZES.0,
+            SYNTHETIC_SIZES.1
+        );
+        let args = synthetic_reviews::LoadArgs {
+            num_train: SYNTHETIC_SIZES.0,
+            num_test: SYNTHETIC_SIZES.1,
+            num_words: Some(num_words),
+            ..Default::default()
+        };
+        let data = synthetic_reviews::load_data(&args).map_err(|e| keras_tensor::Error::InvalidArgument {
+            op: "synthetic_reviews",
+            msg: e.to_string(),
+        })?;
+        ("synthetic reviews", synthetic_maxlen, data)
+    };
+    let pad = |x: &[Vec<i64>]| {
+        utils::pad_sequences(
+            x,
+            utils::PadArgs {
+                maxlen: Some(maxlen),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| keras_tensor::Error::InvalidArgument {
+            op: "pad_sequences",
+            msg: e.to_string(),
+        })
+    };
+    let data = TextData {
+        name,
+        x_train: limit(&pad(&x_train)?, args.limit)?,
+        y_train: limit(&y_train, args.limit)?,
+        x_test: limit(&pad(&x_test)?, args.limit)?,
+        y_test: limit(&y_test, args.limit)?,
+        maxlen,
+    };
+    println!(
+        "{} train sequences, {} test sequences, padded to {maxlen}",
+        data.x_train.shape()[0],
+        data.x_test.shape()[0]
+    );
+    Ok(data)
+}
