@@ -270,31 +270,7 @@ impl CpuStorage {
     /// addresses.
     pub fn add_at(&mut self, layout: &Layout, src: &CpuStorage) -> Result<()> {
         fn go<T: Copy + Send + Sync + std::ops::Add<Output = T>>(s: &[T], d: &mut [T], layout: &Layout) {
-            if let Some(r) = layout.contiguous_range() {
-                let (d, s) = (&mut d[r.clone()], &s[..r.len()]);
-                if d.len() >= PAR_THRESHOLD {
-                    d.par_iter_mut().zip(s.par_iter()).for_each(|(d, &s)| *d = *d + s);
-                } else {
-                    for (d, &s) in d.iter_mut().zip(s) {
-                        *d = *d + s;
-                    }
-                }
-                return;
-            }
-            let mut i = 0;
-            layout.for_each_run(|base, len, stride| {
-                if stride == 1 {
-                    for (d, &s) in d[base..base + len].iter_mut().zip(&s[i..i + len]) {
-                        *d = *d + s;
-                    }
-                } else {
-                    for j in 0..len {
-                        let k = (base as isize + j as isize * stride) as usize;
-                        d[k] = d[k] + s[i + j];
-                    }
-                }
-                i += len;
-            });
+            scatter_runs(s, d, layout, |d, s| *d = *d + s);
         }
         if src.len() < layout.numel() {
             return Err(Error::InvalidArgument {
@@ -372,14 +348,8 @@ fn copy_blocks(
 
 /// Writes contiguous `src` into the elements of `dst` that `layout` addresses.
 fn scatter_layout(src: &CpuStorage, dst: &mut CpuStorage, layout: &Layout) -> Result<()> {
-    fn go<T: Copy>(s: &[T], d: &mut [T], layout: &Layout) {
-        let mut i = 0;
-        layout.for_each_run(|base, len, stride| {
-            for j in 0..len {
-                d[(base as isize + j as isize * stride) as usize] = s[i + j];
-            }
-            i += len;
-        });
+    fn go<T: Copy + Send + Sync>(s: &[T], d: &mut [T], layout: &Layout) {
+        scatter_runs(s, d, layout, |d, s| *d = s);
     }
     match (src, &mut *dst) {
         (CpuStorage::Bool(s), CpuStorage::Bool(d)) => go(s, d, layout),
@@ -399,6 +369,33 @@ fn scatter_layout(src: &CpuStorage, dst: &mut CpuStorage, layout: &Layout) -> Re
         }
     }
     Ok(())
+}
+
+/// Combines `s[i]` (row-major over `layout`) into the element of `d` that `layout` addresses
+/// `i`-th, with `f(&mut d, s)`: slice loops for contiguous runs, in parallel when large.
+fn scatter_runs<T: Copy + Send + Sync>(s: &[T], d: &mut [T], layout: &Layout, f: impl Fn(&mut T, T) + Sync) {
+    if let Some(r) = layout.contiguous_range() {
+        let (d, s) = (&mut d[r.clone()], &s[..r.len()]);
+        if d.len() >= PAR_THRESHOLD {
+            d.par_iter_mut().zip(s.par_iter()).for_each(|(d, &s)| f(d, s));
+        } else {
+            d.iter_mut().zip(s).for_each(|(d, &s)| f(d, s));
+        }
+        return;
+    }
+    let mut i = 0;
+    layout.for_each_run(|base, len, stride| {
+        if stride == 1 {
+            for (d, &s) in d[base..base + len].iter_mut().zip(&s[i..i + len]) {
+                f(d, s);
+            }
+        } else {
+            for j in 0..len {
+                f(&mut d[(base as isize + j as isize * stride) as usize], s[i + j]);
+            }
+        }
+        i += len;
+    });
 }
 
 /// The elements `layout` addresses in `v`, in row-major order: borrowed when they are
