@@ -36,30 +36,15 @@ Writes two files into ``crates/keras/tests/data/``:
   "keras_version", "jax_version"}
 """
 
-import argparse
 import inspect
 import json
-import os
-import sys
-import zlib
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-if os.environ["KERAS_BACKEND"] != "jax":
-    sys.exit("gen_layer_reference.py requires KERAS_BACKEND=jax")
+from refutil import F32, out_dir_arg, put, seed_for, write  # sets up JAX first
 
 import numpy as np  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
-from safetensors.numpy import save_file  # noqa: E402
-
-# Full float32 matmuls and convolutions (the CPU default, made explicit).
-jax.config.update("jax_default_matmul_precision", "highest")
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUT = os.path.join(REPO_ROOT, "crates", "keras", "tests", "data")
-F32 = np.float32
 
 # ---------------------------------------------------------------------------------------
 # Cases: (name, class, config kwargs, input shapes with the batch, training, options).
@@ -427,17 +412,6 @@ def materialize(config):
 
 # ---------------------------------------------------------------------------------------
 
-tensors = {}
-
-
-def put(name, a):
-    a = np.array(np.asarray(a), copy=True, order="C")
-    if a.dtype == np.float64:
-        a = a.astype(F32)
-    assert name not in tensors, name
-    tensors[name] = a
-
-
 def weight_value(rng, layer, w):
     """A deterministic random value for weight `w` of `layer`."""
     shape = tuple(w.shape)
@@ -464,7 +438,7 @@ def to_jsonable(o):
 
 
 def run_case(name, cls, config, shapes, training, opts):
-    seed = zlib.crc32(name.encode())
+    seed = seed_for(name)
     rng = np.random.default_rng(seed)
     layer = getattr(keras.layers, cls)(name=name, **materialize(config))
     positional = opts.get("positional", False)
@@ -583,23 +557,10 @@ def run_case(name, cls, config, shapes, training, opts):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out-dir", default=DEFAULT_OUT)
-    args = ap.parse_args()
+    out_dir = out_dir_arg()
     add_cases()
     meta = [run_case(*c) for c in CASES]
-    os.makedirs(args.out_dir, exist_ok=True)
-    st_path = os.path.join(args.out_dir, "layers.safetensors")
-    js_path = os.path.join(args.out_dir, "layers.json")
-    save_file(dict(sorted(tensors.items())), st_path)
-    with open(js_path, "w") as f:
-        json.dump({"keras_version": keras.__version__, "jax_version": jax.__version__,
-                   "cases": meta}, f, indent=1, sort_keys=True)
-        f.write("\n")
-    for p in (st_path, js_path):
-        os.chmod(p, 0o644)
-    print(f"wrote {len(meta)} cases, {len(tensors)} tensors to {st_path} "
-          f"({os.path.getsize(st_path)} bytes) and {js_path} ({os.path.getsize(js_path)} bytes)")
+    write(out_dir, "layers", meta, indent=1)
 
 
 if __name__ == "__main__":

@@ -45,16 +45,10 @@ Writes into ``crates/keras/tests/data/``:
 ``masking/mask_lstm.keras``: the saved model.
 """
 
-import argparse
 import json
-import os
-import sys
-import zlib
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-if os.environ["KERAS_BACKEND"] != "jax":
-    sys.exit("gen_masking_reference.py requires KERAS_BACKEND=jax")
+from refutil import (F32, fill_weights, out_dir_arg, put, rng_for,  # sets up JAX first
+                     save_and_reload, write)
 
 import numpy as np  # noqa: E402
 import jax  # noqa: E402
@@ -62,13 +56,6 @@ import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 from keras.src.backend import get_keras_mask  # noqa: E402
-from safetensors.numpy import save_file  # noqa: E402
-
-jax.config.update("jax_default_matmul_precision", "highest")
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUT = os.path.join(REPO_ROOT, "crates", "keras", "tests", "data")
-F32 = np.float32
 
 VOCAB = 10
 # Trailing padding, leading padding, none, and padding in the middle (every row keeps a
@@ -175,23 +162,9 @@ FUNCTIONAL = [
     ("emb_attention_lstm_seq", "tokens", attention_graph, None),
 ]
 
-tensors = {}
-
-
-def put(name, a):
-    a = np.array(np.asarray(a), copy=True, order="C")
-    if a.dtype == np.float64:
-        a = a.astype(F32)
-    if a.dtype == np.bool_:
-        a = a.astype(np.int32)
-    assert name not in tensors, name
-    tensors[name] = a
-
-
 def run_case(name, kind, make, loss, functional=False):
     keras.utils.clear_session()
-    seed = zlib.crc32(name.encode())
-    rng = np.random.default_rng(seed)
+    rng = rng_for(name)
     x = {"tokens": TOKENS, "tokens3": TOKENS.reshape(4, 2, 3)}.get(kind)
     x = float_steps() if x is None else x
     inp = keras.Input(x.shape[1:], dtype="int32" if kind.startswith("tokens") else "float32")
@@ -199,8 +172,7 @@ def run_case(name, kind, make, loss, functional=False):
         model = keras.Model(inp, make(inp), name=name)
     else:
         model = keras.Sequential([inp, *make()], name=name)
-    for w in model.weights:
-        w.assign(rng.normal(0.0, 0.5, size=tuple(w.shape)).astype(F32))
+    fill_weights(model, rng)
 
     y_eager = model(x, training=False)
     mask = get_keras_mask(y_eager)
@@ -226,7 +198,7 @@ def run_case(name, kind, make, loss, functional=False):
     for i, g in enumerate(grads):
         put(f"{name}/grad_weight/{i}", g)
     if mask is not None:
-        put(f"{name}/mask", np.asarray(mask))
+        put(f"{name}/mask", np.asarray(mask).astype(np.int32))
 
     meta = {
         "name": name,
@@ -264,41 +236,22 @@ def saved_model(out_dir):
          layers.LSTM(3), layers.Dense(2)],
         name="mask_lstm",
     )
-    for w in model.weights:
-        w.assign(rng.normal(0.0, 0.5, size=tuple(w.shape)).astype(F32))
+    fill_weights(model, rng)
     x = np.array([[4, 9, 13, 0, 0, 0, 0],
                   [0, 0, 0, 0, 7, 19, 2],
                   [1, 2, 3, 4, 5, 6, 7]], dtype=np.int32)
     y = model.predict(x, verbose=0)
     put("mask_lstm/x", x)
     put("mask_lstm/y", y)
-    d = os.path.join(out_dir, "masking")
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, "mask_lstm.keras")
-    model.save(path)
-    os.chmod(path, 0o644)
-    back = keras.saving.load_model(path)
+    back = save_and_reload(model, out_dir, "masking", "mask_lstm.keras")
     assert np.allclose(back.predict(x, verbose=0), y, rtol=1e-6, atol=1e-6)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out-dir", default=DEFAULT_OUT)
-    args = ap.parse_args()
+    out_dir = out_dir_arg()
     meta = [run_case(*c) for c in CASES] + [run_case(*c, functional=True) for c in FUNCTIONAL]
-    saved_model(args.out_dir)
-    os.makedirs(args.out_dir, exist_ok=True)
-    st_path = os.path.join(args.out_dir, "masking.safetensors")
-    js_path = os.path.join(args.out_dir, "masking.json")
-    save_file(dict(sorted(tensors.items())), st_path)
-    with open(js_path, "w") as f:
-        json.dump({"keras_version": keras.__version__, "jax_version": jax.__version__,
-                   "cases": meta}, f, separators=(",", ":"), sort_keys=True)
-        f.write("\n")
-    for p in (st_path, js_path):
-        os.chmod(p, 0o644)
-    print(f"wrote {len(meta)} cases, {len(tensors)} tensors to {st_path} "
-          f"({os.path.getsize(st_path)} bytes) and {js_path} ({os.path.getsize(js_path)} bytes)")
+    saved_model(out_dir)
+    write(out_dir, "masking", meta, separators=(",", ":"))
 
 
 if __name__ == "__main__":

@@ -38,28 +38,14 @@ Writes into ``crates/keras/tests/data/``:
 ``stateful/stateful_lstm.keras``: the saved model.
 """
 
-import argparse
 import json
-import os
-import sys
-import zlib
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-if os.environ["KERAS_BACKEND"] != "jax":
-    sys.exit("gen_stateful_reference.py requires KERAS_BACKEND=jax")
+from refutil import (F32, fill_weights, out_dir_arg, put, rng_for,  # sets up JAX first
+                     save_and_reload, write)
 
 import numpy as np  # noqa: E402
-import jax  # noqa: E402
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
-from safetensors.numpy import save_file  # noqa: E402
-
-jax.config.update("jax_default_matmul_precision", "highest")
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUT = os.path.join(REPO_ROOT, "crates", "keras", "tests", "data")
-F32 = np.float32
 B, T, F = 3, 4, 2
 N_CALLS = 3
 
@@ -67,7 +53,7 @@ N_CALLS = 3
 def batches(name, masked):
     """N_CALLS (B, T, F) float batches; with `masked`, some steps are all zeros (leading,
     trailing and inner padding, and one batch row fully padded)."""
-    rng = np.random.default_rng(zlib.crc32(("x" + name).encode()))
+    rng = rng_for("x" + name)
     xs = [rng.normal(size=(B, T, F)).astype(F32) for _ in range(N_CALLS)]
     if masked:
         xs[0][0, 2:] = 0.0
@@ -121,17 +107,6 @@ FUNCTIONAL = [
     ("gru_back_return_state", False, gru_return_state_graph),
 ]
 
-tensors = {}
-
-
-def put(name, a):
-    a = np.array(np.asarray(a), copy=True, order="C")
-    if a.dtype == np.float64:
-        a = a.astype(F32)
-    assert name not in tensors, name
-    tensors[name] = a
-
-
 def stateful_layers(model):
     return [l for l in model.layers if getattr(l, "stateful", False)]
 
@@ -145,14 +120,13 @@ def all_states(model):
 
 def run_case(name, masked, make, functional=False):
     keras.utils.clear_session()
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    rng = rng_for(name)
     inp = keras.Input((T, F), batch_size=B)
     if functional:
         model = keras.Model(inp, make(inp), name=name)
     else:
         model = keras.Sequential([inp, *make()], name=name)
-    for w in model.weights:
-        w.assign(rng.normal(0.0, 0.5, size=tuple(w.shape)).astype(F32))
+    fill_weights(model, rng)
     for i, w in enumerate(model.weights):
         put(f"{name}/weight/{i}", np.asarray(w.value))
     # The states are not weights.
@@ -203,40 +177,21 @@ def saved_model(out_dir):
          layers.Dense(2)],
         name="stateful_lstm",
     )
-    for w in model.weights:
-        w.assign(rng.normal(0.0, 0.5, size=tuple(w.shape)).astype(F32))
+    fill_weights(model, rng)
     x = rng.normal(size=(B, T, F)).astype(F32)
     y = np.asarray(model(x, training=False))
     model(x, training=False)
     put("stateful_lstm/x", x)
     put("stateful_lstm/y", y)
-    d = os.path.join(out_dir, "stateful")
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, "stateful_lstm.keras")
-    model.save(path)
-    os.chmod(path, 0o644)
-    back = keras.saving.load_model(path)
+    back = save_and_reload(model, out_dir, "stateful", "stateful_lstm.keras")
     assert np.allclose(np.asarray(back(x, training=False)), y, rtol=1e-6, atol=1e-6)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out-dir", default=DEFAULT_OUT)
-    args = ap.parse_args()
+    out_dir = out_dir_arg()
     meta = [run_case(*c) for c in CASES] + [run_case(*c, functional=True) for c in FUNCTIONAL]
-    saved_model(args.out_dir)
-    os.makedirs(args.out_dir, exist_ok=True)
-    st_path = os.path.join(args.out_dir, "stateful.safetensors")
-    js_path = os.path.join(args.out_dir, "stateful.json")
-    save_file(dict(sorted(tensors.items())), st_path)
-    with open(js_path, "w") as f:
-        json.dump({"keras_version": keras.__version__, "jax_version": jax.__version__,
-                   "cases": meta}, f, separators=(",", ":"), sort_keys=True)
-        f.write("\n")
-    for p in (st_path, js_path):
-        os.chmod(p, 0o644)
-    print(f"wrote {len(meta)} cases, {len(tensors)} tensors to {st_path} "
-          f"({os.path.getsize(st_path)} bytes) and {js_path} ({os.path.getsize(js_path)} bytes)")
+    saved_model(out_dir)
+    write(out_dir, "stateful", meta, separators=(",", ":"))
 
 
 if __name__ == "__main__":

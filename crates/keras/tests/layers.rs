@@ -26,48 +26,17 @@
 //! listed together at the end. Run with `-- --nocapture` for the summary line and notes.
 
 use keras::layers::{self, Layer, Shape};
-use keras_tensor::{Device, Tensor};
-use safetensors::tensor::{Dtype, SafeTensors};
+use keras_tensor::Tensor;
+use safetensors::tensor::SafeTensors;
 use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+mod common;
+use common::try_tensor as tensor;
 
 const DATA: &[u8] = include_bytes!("data/layers.safetensors");
 const META: &str = include_str!("data/layers.json");
 const RTOL: f64 = 1e-5;
-
-fn tensor(st: &SafeTensors, name: &str) -> Option<Tensor> {
-    let v = st.tensor(name).ok()?;
-    let shape = v.shape().to_vec();
-    let b = v.data();
-    let dev = Device::Cpu;
-    Some(
-        match v.dtype() {
-            Dtype::F32 => Tensor::from_vec(
-                b.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect(),
-                &shape,
-                &dev,
-            ),
-            Dtype::I32 => Tensor::from_vec(
-                b.chunks_exact(4)
-                    .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
-                    .collect(),
-                &shape,
-                &dev,
-            ),
-            Dtype::I64 => Tensor::from_vec(
-                b.chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                    .collect(),
-                &shape,
-                &dev,
-            ),
-            d => panic!("{name}: unexpected dtype {d:?}"),
-        }
-        .unwrap(),
-    )
-}
 
 /// Worst errors seen over all comparisons that passed.
 #[derive(Default)]

@@ -4,10 +4,13 @@
 
 use keras::losses;
 use keras::metrics::{self, Metric};
-use keras_tensor::{Device, Tensor};
-use safetensors::tensor::{Dtype, SafeTensors};
+use keras_tensor::Tensor;
+use safetensors::tensor::SafeTensors;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+mod common;
+use common::try_tensor as tensor;
 
 const RTOL: f64 = 1e-5;
 const ATOL: f64 = 1e-6;
@@ -23,31 +26,6 @@ fn load() -> (Vec<u8>, BTreeMap<String, Value>) {
         .map(|(k, v)| (k, serde_json::from_str(&v).expect("case json")))
         .collect();
     (bytes, parsed)
-}
-
-fn tensor(st: &SafeTensors, name: &str) -> Option<Tensor> {
-    let v = st.tensor(name).ok()?;
-    let shape = v.shape().to_vec();
-    let b = v.data();
-    Some(match v.dtype() {
-        Dtype::F32 => Tensor::from_vec(
-            b.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-            &shape,
-            &Device::Cpu,
-        )
-        .unwrap(),
-        Dtype::I64 => Tensor::from_vec(
-            b.chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-            &shape,
-            &Device::Cpu,
-        )
-        .unwrap(),
-        d => panic!("{name}: unexpected dtype {d:?}"),
-    })
 }
 
 /// Compares, returning the worst relative error or a failure message.

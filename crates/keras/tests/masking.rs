@@ -19,47 +19,15 @@ use keras::layers::{self, Layer};
 use keras::models::LayerRef;
 use keras::{losses, optimizers, saving, Input, Model, Sequential, Trainer};
 use keras_tensor::{DType, Device, Tensor};
-use safetensors::tensor::{Dtype, SafeTensors};
+use safetensors::tensor::SafeTensors;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+
+mod common;
+use common::{case, fixture, max_abs, max_abs_diff, tensor};
 
 const DATA: &[u8] = include_bytes!("data/masking.safetensors");
 const META: &str = include_str!("data/masking.json");
 const TOL: f64 = 1e-5;
-
-fn tensor(st: &SafeTensors, name: &str) -> Tensor {
-    let v = st.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let (shape, b, dev) = (v.shape().to_vec(), v.data(), Device::Cpu);
-    match v.dtype() {
-        Dtype::F32 => Tensor::from_vec(
-            b.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-            &shape,
-            &dev,
-        ),
-        Dtype::I32 => Tensor::from_vec(
-            b.chunks_exact(4)
-                .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-            &shape,
-            &dev,
-        ),
-        d => panic!("{name}: unexpected dtype {d:?}"),
-    }
-    .unwrap()
-}
-
-/// max |got - want|, after checking the shapes.
-fn max_abs_diff(what: &str, got: &Tensor, want: &Tensor) -> f64 {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let (g, w) = (got.to_vec_f64().unwrap(), want.to_vec_f64().unwrap());
-    g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
-}
-
-fn max_abs(t: &Tensor) -> f64 {
-    t.to_vec_f64().unwrap().iter().fold(0.0, |m, v| m.max(v.abs()))
-}
 
 /// The case's model as a functional chain of the same layers (rebuilt from the same configs).
 fn functional_from(config: &Value) -> Model {
@@ -186,12 +154,7 @@ fn masking_changes_the_answer_where_keras_says_it_should() {
     // unpadded row is the same either way.
     let st = SafeTensors::deserialize(DATA).unwrap();
     let meta: Value = serde_json::from_str(META).unwrap();
-    let case = meta["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "emb_lstm_last")
-        .unwrap();
+    let case = case(&meta, "emb_lstm_last");
     let mut config = case["config"].clone();
     config["layers"][1]["config"]["mask_zero"] = Value::Bool(false);
     let mut m = Sequential::from_config(&config).unwrap();
@@ -207,17 +170,11 @@ fn masking_changes_the_answer_where_keras_says_it_should() {
     assert!((0..3).any(|j| (row(&y, 0)[j] - row(&want, 0)[j]).abs() > 1e-3));
 }
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/masking")
-        .join(name)
-}
-
 #[test]
 fn a_keras_saved_mask_zero_lstm_loads_predicts_and_round_trips() {
     let st = SafeTensors::deserialize(DATA).unwrap();
     let (x, want) = (tensor(&st, "mask_lstm/x"), tensor(&st, "mask_lstm/y"));
-    let mut m = saving::load_model(fixture("mask_lstm.keras")).unwrap();
+    let mut m = saving::load_model(fixture("masking", "mask_lstm.keras")).unwrap();
     let y = m.predict(&x, 8).unwrap();
     let d = max_abs_diff("mask_lstm", &y, &want);
     println!("mask_lstm.keras: max |Δ| vs Keras {d:.2e}");

@@ -12,26 +12,14 @@ use keras_tensor::Tensor;
 use safetensors::SafeTensors;
 use serde_json::{json, Value};
 
+mod common;
+use common::{f32_tensor as tensor, f32_values as load};
+
 const DATA: &[u8] = include_bytes!("data/optimizers.safetensors");
 const META: &str = include_str!("data/optimizers.json");
 /// Relative tolerance for weights (denominator floored at `FLOOR`).
 const RTOL: f64 = 1e-5;
 const FLOOR: f64 = 1e-2;
-
-fn load(st: &SafeTensors, key: &str) -> (Vec<f32>, Vec<usize>) {
-    let t = st.tensor(key).unwrap_or_else(|e| panic!("{key}: {e}"));
-    let data = t
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    (data, t.shape().to_vec())
-}
-
-fn tensor(st: &SafeTensors, key: &str) -> Tensor {
-    let (d, s) = load(st, key);
-    Tensor::new(&d, &s).unwrap()
-}
 
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(FLOOR)

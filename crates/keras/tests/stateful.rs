@@ -16,31 +16,15 @@ use keras::layers::{self, Layer};
 use keras::models::{Apply, LayerRef};
 use keras::{saving, Input, Model, Sequential, Trainer};
 use keras_tensor::{DType, Device, GradientTape, Tensor};
-use safetensors::tensor::{Dtype, SafeTensors};
+use safetensors::tensor::SafeTensors;
 use serde_json::Value;
-use std::path::PathBuf;
+
+mod common;
+use common::{case, f32_tensor as tensor, fixture, max_abs_diff};
 
 const DATA: &[u8] = include_bytes!("data/stateful.safetensors");
 const META: &str = include_str!("data/stateful.json");
 const TOL: f64 = 1e-5;
-
-fn tensor(st: &SafeTensors, name: &str) -> Tensor {
-    let v = st.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(v.dtype(), Dtype::F32, "{name}");
-    let data = v
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    Tensor::from_vec(data, v.shape(), &Device::Cpu).unwrap()
-}
-
-/// max |got - want|, after checking the shapes.
-fn max_abs_diff(what: &str, got: &Tensor, want: &Tensor) -> f64 {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let (g, w) = (got.to_vec_f64().unwrap(), want.to_vec_f64().unwrap());
-    g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
-}
 
 /// The states of every stateful layer, in layer order.
 fn states(layers: &[LayerRef]) -> Vec<Tensor> {
@@ -140,12 +124,7 @@ fn without_stateful_the_reference_would_differ() {
     // zeros, so its second call differs from Keras's stateful one.
     let st = SafeTensors::deserialize(DATA).unwrap();
     let meta: Value = serde_json::from_str(META).unwrap();
-    let case = meta["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "lstm_last")
-        .unwrap();
+    let case = case(&meta, "lstm_last");
     let mut config = case["config"].clone();
     config["layers"][1]["config"]["stateful"] = Value::Bool(false);
     let mut m = Sequential::from_config(&config).unwrap();
@@ -157,17 +136,11 @@ fn without_stateful_the_reference_would_differ() {
     assert!(max_abs_diff("plain", &y, &tensor(&st, "lstm_last/call/1/output/0")) > 1e-3);
 }
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/stateful")
-        .join(name)
-}
-
 #[test]
 fn a_keras_saved_stateful_model_loads_with_zero_states_and_saves_back() {
     let st = SafeTensors::deserialize(DATA).unwrap();
     let (x, want) = (tensor(&st, "stateful_lstm/x"), tensor(&st, "stateful_lstm/y"));
-    let mut m = saving::load_model(fixture("stateful_lstm.keras")).unwrap();
+    let mut m = saving::load_model(fixture("stateful", "stateful_lstm.keras")).unwrap();
     let seq = m.as_sequential().expect("a Sequential");
     let lstm = seq.layers()[0].clone();
     assert_eq!(lstm.read().get_config()["stateful"], Value::Bool(true));

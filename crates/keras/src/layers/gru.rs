@@ -198,6 +198,7 @@ impl Layer for GRU {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::rnn_common::testing::check_stateful_step_gradients;
     use crate::layers::testing::run_layer_test;
     use keras_tensor::testing::check_grad;
     use keras_tensor::Device;
@@ -295,44 +296,17 @@ mod tests {
 
     #[test]
     fn gradients_through_a_stateful_step_match_finite_differences() {
-        let cpu = keras_tensor::Device::Cpu;
-        let mask = Tensor::new(&[true, true, false, true, false, true, true, true], &[2, 4]).unwrap();
-        for (backwards, sequences, masked) in
-            [(false, true, false), (true, false, false), (false, false, true)]
-        {
-            let mut l = GRU::new(3)
-                .stateful(true)
-                .return_sequences(sequences)
-                .go_backwards(backwards);
-            l.build(&[Some(2), Some(4), Some(2)]).unwrap();
-            // A first batch leaves non-zero states for the step checked.
-            let x0 = Tensor::random_normal(&[2, 4, 2], 0.0, 1.0, 4, DType::F32, &cpu).unwrap();
-            let from_zeros = l.call(&x0, false).unwrap();
-            let start: Vec<Tensor> = l.states().iter().map(|v| v.value().detach()).collect();
-            assert!(start[0].to_vec::<f32>().unwrap().iter().all(|&v| v != 0.0));
-            // The next call starts from the stored states, not from zeros.
-            let again = l.call(&x0, false).unwrap();
-            assert_ne!(
-                again.to_vec::<f32>().unwrap(),
-                from_zeros.to_vec::<f32>().unwrap()
-            );
-            let x = Tensor::random_normal(&[2, 4, 2], 0.0, 1.0, 9, DType::F64, &cpu).unwrap();
-            let w = |v: &Option<Variable>| v.as_ref().unwrap().value().cast(DType::F64).unwrap();
-            let (k, rk, b) = (w(&l.core.kernel), w(&l.core.recurrent_kernel), w(&l.core.bias));
-            let m = masked.then_some(&mask);
-            // Each evaluation starts from the same stored states (a call stores new ones).
-            let f = |xs: &[Tensor]| -> Result<Tensor> {
-                for (v, s) in l.states().iter().zip(&start) {
-                    v.assign(s)?;
-                }
-                let (out, states) = l.run_with(&xs[0], m, &xs[1], &xs[2], Some(&xs[3]), false)?;
-                let mut loss = out.square()?.sum_all()?;
-                for s in &states {
-                    loss = loss.add(&s.sum_all()?)?;
-                }
-                Ok(loss)
-            };
-            check_grad("stateful GRU", &[&x, &k, &rk, &b], f);
-        }
+        check_stateful_step_gradients(
+            "stateful GRU",
+            4,
+            |backwards, sequences| {
+                GRU::new(3)
+                    .stateful(true)
+                    .return_sequences(sequences)
+                    .go_backwards(backwards)
+            },
+            |l| &l.core,
+            &|l: &GRU, x, m, k, rk, b| l.run_with(x, m, k, rk, b, false),
+        );
     }
 }

@@ -635,3 +635,75 @@ macro_rules! rnn_layer_common {
     };
 }
 pub(crate) use rnn_layer_common;
+
+/// Test helpers shared by the recurrent layers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::RnnCore;
+    use crate::layers::Layer;
+    use crate::Variable;
+    use keras_tensor::testing::check_grad;
+    use keras_tensor::{DType, Device, Result, Tensor};
+
+    /// The arguments of a layer's `run_with` after the input: the mask, the kernel, the
+    /// recurrent kernel and the bias.
+    pub(crate) type RunWith<'a, L> = &'a dyn Fn(
+        &L,
+        &Tensor,
+        Option<&Tensor>,
+        &Tensor,
+        &Tensor,
+        Option<&Tensor>,
+    ) -> Result<(Tensor, Vec<Tensor>)>;
+
+    /// Checks a stateful layer through one step against finite differences, forwards and
+    /// backwards, with and without `return_sequences` and a mask: `make(go_backwards,
+    /// return_sequences)` gives the unbuilt stateful layer (units 3), `core` its [`RnnCore`],
+    /// `run_with` its time loop; `seed` draws the first batch, which leaves the non-zero states
+    /// the checked step starts from.
+    pub(crate) fn check_stateful_step_gradients<L: Layer>(
+        what: &str,
+        seed: u64,
+        make: impl Fn(bool, bool) -> L,
+        core: impl Fn(&L) -> &RnnCore,
+        run_with: RunWith<L>,
+    ) {
+        let cpu = Device::Cpu;
+        let mask = Tensor::new(&[true, true, false, true, false, true, true, true], &[2, 4]).unwrap();
+        for (backwards, sequences, masked) in
+            [(false, true, false), (true, false, false), (false, false, true)]
+        {
+            let mut l = make(backwards, sequences);
+            l.build(&[Some(2), Some(4), Some(2)]).unwrap();
+            // A first batch leaves non-zero states for the step checked.
+            let x0 = Tensor::random_normal(&[2, 4, 2], 0.0, 1.0, seed, DType::F32, &cpu).unwrap();
+            let from_zeros = l.call(&x0, false).unwrap();
+            let start: Vec<Tensor> = l.states().iter().map(|v| v.value().detach()).collect();
+            assert!(start[0].to_vec::<f32>().unwrap().iter().all(|&v| v != 0.0));
+            // The next call starts from the stored states, not from zeros.
+            let again = l.call(&x0, false).unwrap();
+            assert_ne!(
+                again.to_vec::<f32>().unwrap(),
+                from_zeros.to_vec::<f32>().unwrap()
+            );
+            let x = Tensor::random_normal(&[2, 4, 2], 0.0, 1.0, 9, DType::F64, &cpu).unwrap();
+            let w = |v: &Option<Variable>| v.as_ref().unwrap().value().cast(DType::F64).unwrap();
+            let c = core(&l);
+            let (k, rk, b) = (w(&c.kernel), w(&c.recurrent_kernel), w(&c.bias));
+            let m = masked.then_some(&mask);
+            // Each evaluation starts from the same stored states (a call stores new ones).
+            let f = |xs: &[Tensor]| -> Result<Tensor> {
+                for (v, s) in l.states().iter().zip(&start) {
+                    v.assign(s)?;
+                }
+                let (out, states) = run_with(&l, &xs[0], m, &xs[1], &xs[2], Some(&xs[3]))?;
+                let mut loss = out.square()?.sum_all()?;
+                for s in &states {
+                    loss = loss.add(&s.sum_all()?)?;
+                }
+                Ok(loss)
+            };
+            check_grad(what, &[&x, &k, &rk, &b], f);
+        }
+    }
+}
