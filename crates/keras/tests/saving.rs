@@ -538,9 +538,16 @@ fn keras_loads_models_saved_by_keras_rs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        ["cnn", "functional", "rnn_text", "stateful_rnn", "mha_causal", "mha_axes_scores"]
-            .iter()
-            .all(|n| stdout.contains(&format!("{n}: ok"))),
+        [
+            "cnn",
+            "functional",
+            "rnn_text",
+            "stateful_rnn",
+            "mha_causal",
+            "mha_axes_scores"
+        ]
+        .iter()
+        .all(|n| stdout.contains(&format!("{n}: ok"))),
         "{stdout}"
     );
     println!("real-keras test ran: keras_loads_models_saved_by_keras_rs");
