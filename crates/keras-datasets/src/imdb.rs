@@ -130,6 +130,20 @@ pub fn load_data_from(cache: impl Into<CacheDir>, args: LoadArgs) -> Result<Sequ
     let p = numpy_permutation(&mut rng, x_test.len());
     let (x_test, y_test) = (permute(&x_test, &p), permute(&y_test, &p));
 
+    process(x_train, y_train, x_test, y_test, &args)
+}
+
+/// Keras's processing of IMDB's word-index sequences after the shuffle: `start_char` and
+/// `index_from`, the `maxlen` filter, then the `skip_top..num_words` vocabulary over both
+/// splits; labels as `int64` tensors. Also used by
+/// [`synthetic_reviews`](crate::synthetic_reviews), which mirrors IMDB's form.
+pub(crate) fn process(
+    x_train: Vec<Vec<i64>>,
+    y_train: Vec<i64>,
+    x_test: Vec<Vec<i64>>,
+    y_test: Vec<i64>,
+    args: &LoadArgs,
+) -> Result<SequenceData> {
     let mut x_train = offset(x_train, args.start_char, args.index_from);
     let mut x_test = offset(x_test, args.start_char, args.index_from);
     let (mut y_train, mut y_test) = (y_train, y_test);

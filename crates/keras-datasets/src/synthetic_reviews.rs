@@ -58,7 +58,6 @@ use keras_tensor::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::mt19937::Mt19937;
-use crate::sequences::{limit_vocabulary, offset, remove_long};
 use crate::SequenceData;
 
 /// What a review is about (the grammar's subjects).
@@ -444,24 +443,16 @@ pub fn load_data(args: &LoadArgs) -> Result<SequenceData> {
             .map(|t| t.split(' ').map(|w| index[w]).collect())
             .collect()
     };
-    let mut x_train = offset(encode(train), args.start_char, args.index_from);
-    let mut x_test = offset(encode(test), args.start_char, args.index_from);
-    let (mut y_train, mut y_test) = (y_train, y_test);
-    if let Some(m) = args.maxlen.filter(|&m| m > 0) {
-        (x_train, y_train) = remove_long(m, x_train, y_train);
-        (x_test, y_test) = remove_long(m, x_test, y_test);
-        if x_train.is_empty() || x_test.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "After filtering for sequences shorter than maxlen={m}, no sequence was kept. Increase maxlen."
-            )));
-        }
-    }
-    let n_train = x_train.len();
-    let mut xs = x_train;
-    xs.extend(x_test);
-    limit_vocabulary(&mut xs, args.num_words, args.skip_top, args.oov_char);
-    let x_test = xs.split_off(n_train);
-    Ok(((xs, labels_tensor(y_train)?), (x_test, labels_tensor(y_test)?)))
+    let imdb_args = crate::imdb::LoadArgs {
+        num_words: args.num_words,
+        skip_top: args.skip_top,
+        maxlen: args.maxlen,
+        seed: args.seed,
+        start_char: args.start_char,
+        oov_char: args.oov_char,
+        index_from: args.index_from,
+    };
+    crate::imdb::process(encode(train), y_train, encode(test), y_test, &imdb_args)
 }
 
 #[cfg(test)]

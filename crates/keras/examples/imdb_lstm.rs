@@ -19,7 +19,7 @@ mod common;
 
 use clap::Parser;
 use keras::layers::{Dense, Embedding, GlobalAveragePooling1D, Layer, LSTM};
-use keras::{losses, optimizers, FitArgs, Sequential, Trainer};
+use keras::{losses, optimizers, Sequential, Trainer};
 
 /// Keras's sizes.
 const MAX_FEATURES: usize = 20_000;
@@ -69,19 +69,6 @@ fn main() -> keras_tensor::Result<()> {
         losses::get("binary_crossentropy")?,
         &["accuracy"],
     )?;
-    let fit = FitArgs {
-        batch_size: args.common.batch_size.unwrap_or(32),
-        epochs: args.common.epochs.unwrap_or(15),
-        validation_data: Some((data.x_test.clone().into(), data.y_test.clone().into())),
-        verbose: args.common.verbose,
-        ..Default::default()
-    };
-    let start = std::time::Instant::now();
-    model.fit(&data.x_train, &data.y_train, fit)?;
-    println!("Trained in {:.1}s", start.elapsed().as_secs_f64());
-    let logs = model.evaluate(&data.x_test, &data.y_test, 32)?;
-    println!("Data: {}", data.name);
-    println!("Test loss: {:.4}", logs["loss"]);
-    println!("Test accuracy: {:.4}", logs["accuracy"]);
+    data.fit_and_report(&mut model, &args.common, 15)?;
     Ok(())
 }

@@ -29,7 +29,7 @@ use clap::Parser;
 use keras::layers::{
     Add, Dense, Dropout, Embedding, GlobalAveragePooling1D, Lambda, LayerNormalization, MultiHeadAttention,
 };
-use keras::{losses, optimizers, Apply, FitArgs, Input, KerasTensor, Model, Trainer};
+use keras::{losses, optimizers, Apply, Input, KerasTensor, Model, Trainer};
 use keras_tensor::{DType, Result, Tensor};
 
 const VOCAB_SIZE: usize = 20_000;
@@ -91,19 +91,6 @@ fn main() -> Result<()> {
         losses::get("sparse_categorical_crossentropy")?,
         &["accuracy"],
     )?;
-    let fit = FitArgs {
-        batch_size: args.batch_size.unwrap_or(32),
-        epochs: args.epochs.unwrap_or(2),
-        validation_data: Some((data.x_test.clone().into(), data.y_test.clone().into())),
-        verbose: args.verbose,
-        ..Default::default()
-    };
-    let start = std::time::Instant::now();
-    model.fit(&data.x_train, &data.y_train, fit)?;
-    println!("Trained in {:.1}s", start.elapsed().as_secs_f64());
-    let logs = model.evaluate(&data.x_test, &data.y_test, 32)?;
-    println!("Data: {}", data.name);
-    println!("Test loss: {:.4}", logs["loss"]);
-    println!("Test accuracy: {:.4}", logs["accuracy"]);
+    data.fit_and_report(&mut model, &args, 2)?;
     Ok(())
 }

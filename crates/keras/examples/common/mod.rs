@@ -125,6 +125,29 @@ pub struct TextData {
     pub maxlen: usize,
 }
 
+impl TextData {
+    /// Keras's text examples: fits with the test split as validation data (batch 32 unless
+    /// `--batch-size`), then prints the training time, the data and the test loss and
+    /// accuracy (the `Test accuracy:` line CI reads).
+    pub fn fit_and_report(&self, model: &mut impl Trainer, args: &Args, default_epochs: usize) -> Result<()> {
+        let fit = FitArgs {
+            batch_size: args.batch_size.unwrap_or(32),
+            epochs: args.epochs.unwrap_or(default_epochs),
+            validation_data: Some((self.x_test.clone().into(), self.y_test.clone().into())),
+            verbose: args.verbose,
+            ..Default::default()
+        };
+        let start = std::time::Instant::now();
+        model.fit(&self.x_train, &self.y_train, fit)?;
+        println!("Trained in {:.1}s", start.elapsed().as_secs_f64());
+        let logs = model.evaluate(&self.x_test, &self.y_test, 32)?;
+        println!("Data: {}", self.name);
+        println!("Test loss: {:.4}", logs["loss"]);
+        println!("Test accuracy: {:.4}", logs["accuracy"]);
+        Ok(())
+    }
+}
+
 /// Training and test reviews of the made data (`keras_datasets::synthetic_reviews`).
 pub const SYNTHETIC_SIZES: (usize, usize) = (10_000, 2_000);
 
