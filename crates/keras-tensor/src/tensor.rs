@@ -1,7 +1,7 @@
 //! [`Tensor`]: a view (shape, strides, offset) of shared storage, with its dtype, device and,
 //! when tracked, the node that computed it.
 
-use crate::autodiff::{is_recording, BackwardFn, Node};
+use crate::autodiff::{is_recording, Backward, Node};
 use crate::storage::Storage;
 use crate::Device;
 use keras_backend::{DType, Error, Layout, Result};
@@ -41,7 +41,7 @@ impl Drop for Inner {
         let Some(node) = self.node.take() else {
             return;
         };
-        drop(node.backward); // releases the closure's clones of the inputs first
+        drop(node.backward); // releases a closure's clones of the inputs first
         let mut stack = node.inputs;
         while let Some(t) = stack.pop() {
             if let Ok(mut inner) = Arc::try_unwrap(t.0) {
@@ -136,7 +136,19 @@ impl Tensor {
         if !is_recording() || !inputs.iter().any(|t| t.is_tracked()) || !self.dtype().is_float() {
             return self;
         }
-        let b: Box<BackwardFn> = Box::new(backward);
+        self.with_node(op, inputs, Backward::Rule(Box::new(backward)))
+    }
+
+    /// Attaches the node of a view of part of `input` (see [`Backward::AddAt`]) when
+    /// recording is on and `input` is tracked.
+    pub(crate) fn record_part(self, op: &'static str, input: &Tensor, place: Layout) -> Tensor {
+        if !is_recording() || !input.is_tracked() || !self.dtype().is_float() {
+            return self;
+        }
+        self.with_node(op, &[input], Backward::AddAt(place))
+    }
+
+    fn with_node(self, op: &'static str, inputs: &[&Tensor], backward: Backward) -> Tensor {
         Tensor(Arc::new(Inner {
             id: TensorId::fresh(),
             storage: self.0.storage.clone(),
@@ -146,21 +158,9 @@ impl Tensor {
             node: Some(Node {
                 op,
                 inputs: inputs.iter().map(|t| (*t).clone()).collect(),
-                backward: b,
-                scatter: None,
+                backward,
             }),
         }))
-    }
-
-    /// Marks a freshly recorded view of part of its one input: `place` is where its elements
-    /// sit in a contiguous tensor of the input's shape (see [`Node`]'s `scatter`).
-    pub(crate) fn with_scatter(mut self, place: Layout) -> Tensor {
-        if let Some(node) = Arc::get_mut(&mut self.0).and_then(|inner| inner.node.as_mut()) {
-            if node.inputs.len() == 1 {
-                node.scatter = Some(place);
-            }
-        }
-        self
     }
 
     /// The elements as an owned contiguous CPU storage, without a copy when this handle is

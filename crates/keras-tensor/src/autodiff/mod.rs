@@ -37,13 +37,19 @@ pub struct Node {
     /// The op's tensor inputs, in order.
     pub inputs: Vec<Tensor>,
     /// The gradient rule.
-    pub backward: Box<BackwardFn>,
-    /// For a view of part of its one input (a slice): where its elements sit in a contiguous
-    /// tensor of the input's shape. The backward walk then adds the gradient there, in place,
-    /// into one buffer per input, instead of calling `backward` (which builds a zero tensor of
-    /// the input's whole shape per slice: an RNN's per-step slices of its input would cost
-    /// time squared).
-    pub(crate) scatter: Option<keras_backend::Layout>,
+    pub backward: Backward,
+}
+
+/// An op's gradient rule.
+pub enum Backward {
+    /// A closure from the output's gradient to the inputs' gradients.
+    Rule(Box<BackwardFn>),
+    /// The op is a view of part of its one input (a slice); the layout is where its elements
+    /// sit in a contiguous tensor of the input's shape. The backward walk adds the gradient
+    /// there, in place, into the one buffer that sums the input's gradients (a rule would
+    /// build a zero tensor of the input's whole shape per slice, and an RNN's per-step slices
+    /// of its input would cost time squared).
+    AddAt(keras_backend::Layout),
 }
 
 impl std::fmt::Debug for Node {

@@ -1,6 +1,6 @@
 //! The backward walk, recording control (`no_grad`) and the scoped [`GradientTape`] API.
 
-use super::GradStore;
+use super::{Backward, GradStore};
 use crate::{Tensor, TensorId};
 use keras_backend::{Error, Layout, Result};
 use keras_cpu::CpuStorage;
@@ -119,7 +119,7 @@ impl Tensor {
     /// Vector–Jacobian product: gradients of `sum(self * grad)` for every tracked leaf.
     ///
     /// A tensor's incoming gradients are summed before it passes them on: the first as given,
-    /// later ones (and slices' gradients, see [`Node`](super::Node)'s `scatter`) added in
+    /// later ones (and slices' gradients, see [`Backward::AddAt`]) added in
     /// place into one owned buffer.
     pub(crate) fn backward_from(&self, grad: Tensor) -> Result<HashMap<TensorId, Tensor>> {
         let _g = NoGradGuard::new();
@@ -136,22 +136,24 @@ impl Tensor {
                 leaves.insert(t.id(), g);
                 continue;
             };
-            if let Some(place) = &node.scatter {
-                let inp = &node.inputs[0];
-                if inp.is_tracked() {
-                    let mut buf = match pending.remove(&inp.id()) {
-                        Some(prev) => prev.into_buf(),
-                        None => CpuStorage::full(0.0, inp.numel(), inp.dtype()),
-                    };
-                    let g = g.cast(inp.dtype())?;
-                    buf.add_at(place, &g.storage().cpu().contiguous(g.layout()))
-                        .map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
-                    pending.insert(inp.id(), Pending::Buf(buf));
+            let rule = match &node.backward {
+                Backward::Rule(rule) => rule,
+                Backward::AddAt(place) => {
+                    let inp = &node.inputs[0];
+                    if inp.is_tracked() {
+                        let mut buf = match pending.remove(&inp.id()) {
+                            Some(prev) => prev.into_buf(),
+                            None => CpuStorage::full(0.0, inp.numel(), inp.dtype()),
+                        };
+                        let g = g.cast(inp.dtype())?;
+                        buf.add_at(place, &g.storage().cpu().contiguous(g.layout()))
+                            .map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
+                        pending.insert(inp.id(), Pending::Buf(buf));
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let grads =
-                (node.backward)(&g).map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
+            };
+            let grads = rule(&g).map_err(|e| Error::Autodiff(format!("backward of {}: {e}", node.op)))?;
             debug_assert_eq!(grads.len(), node.inputs.len(), "{}", node.op);
             for (inp, gi) in node.inputs.iter().zip(grads) {
                 let Some(gi) = gi else { continue };

@@ -137,16 +137,7 @@ impl Tensor {
         let layout = self.layout().slice(a, start, stop, step)?;
         // Where the slice sits inside a contiguous tensor of the input's shape.
         let place = Layout::contiguous(self.shape()).slice(a, start, stop, step)?;
-        let in_shape = self.shape().to_vec();
-        let scatter = place.clone();
-        Ok(self
-            .with_layout(layout)
-            .record("slice", &[self], move |g| {
-                let mut out = CpuStorage::full(0.0, in_shape.iter().product(), g.dtype());
-                out.write_at(&place, &g.storage().cpu().contiguous(g.layout()))?;
-                Ok(vec![Some(Tensor::from_cpu(out, &in_shape))])
-            })
-            .with_scatter(scatter))
+        Ok(self.with_layout(layout).record_part("slice", self, place))
     }
 
     /// Slices every axis: `ranges[d] = (start, stop, step)`; missing trailing axes are kept
