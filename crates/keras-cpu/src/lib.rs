@@ -22,6 +22,7 @@ pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod rnn;
 pub mod storage;
 pub mod unary;
 

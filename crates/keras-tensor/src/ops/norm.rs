@@ -6,6 +6,10 @@ use crate::Tensor;
 use keras_backend::{DType, Error, Result};
 use keras_cpu::{Float, StorageElement};
 
+use super::with_values;
+
+const OP: &str = "batch_norm_train";
+
 impl Tensor {
     /// Batch normalization with batch statistics over every axis but the last: returns the
     /// normalized output `(x - mean) / sqrt(var + epsilon) * gamma + beta` and the batch mean
@@ -29,7 +33,6 @@ impl Tensor {
         beta: Option<&Tensor>,
         epsilon: f64,
     ) -> Result<(Tensor, Tensor, Tensor)> {
-        const OP: &str = "batch_norm_train";
         let Some(&c) = self.shape().last() else {
             return Err(Error::BadShape {
                 op: OP,
@@ -70,23 +73,6 @@ impl Tensor {
     }
 }
 
-/// Calls `f` with the elements of `t` as one contiguous `&[T]`: borrowed when `t` already is a
-/// contiguous `T` tensor (the activations and their gradient), else from a cast or gathered
-/// copy.
-fn with_values<T: Float + StorageElement, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> Result<R> {
-    let t = if t.dtype() == T::DTYPE {
-        t.clone()
-    } else {
-        t.cast(T::DTYPE)?
-    };
-    let s = t.storage().cpu().contiguous(t.layout());
-    let v = T::slice(&s).ok_or_else(|| Error::InvalidArgument {
-        op: "batch_norm_train",
-        msg: "storage dtype differs from the tensor's".into(),
-    })?;
-    Ok(f(v))
-}
-
 fn fused<T: Float + StorageElement>(
     x: &Tensor,
     gamma: Option<&Tensor>,
@@ -96,10 +82,10 @@ fn fused<T: Float + StorageElement>(
     let shape = x.shape().to_vec();
     let c = *shape.last().unwrap_or(&1);
     let rows = x.numel() / c.max(1);
-    let per_channel = |t: &Tensor| with_values(t, <[T]>::to_vec);
+    let per_channel = |t: &Tensor| with_values(OP, t, <[T]>::to_vec);
     let g = gamma.map(per_channel).transpose()?;
     let b = beta.map(per_channel).transpose()?;
-    let (y, mean, var, rstd) = with_values(x, |xv: &[T]| {
+    let (y, mean, var, rstd) = with_values(OP, x, |xv: &[T]| {
         let (mean, var) = keras_cpu::norm::batch_norm_stats(xv, c);
         let rstd: Vec<T> = var
             .iter()
@@ -124,8 +110,8 @@ fn fused<T: Float + StorageElement>(
     let (xk, has_gamma, has_beta) = (x.clone(), gamma.is_some(), beta.is_some());
     let (mean_k, shape_k) = (mean.clone(), shape.clone());
     let y = Tensor::from_cpu(T::wrap(y), &shape).record("batch_norm_train", &inputs, move |dy| {
-        let (dx, dg, db) = with_values(&xk, |xv: &[T]| {
-            with_values(dy, |dyv: &[T]| {
+        let (dx, dg, db) = with_values(OP, &xk, |xv: &[T]| {
+            with_values(OP, dy, |dyv: &[T]| {
                 keras_cpu::norm::batch_norm_backward(xv, dyv, c, &mean_k, &rstd, g.as_deref())
             })
         })??;

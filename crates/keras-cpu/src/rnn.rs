@@ -1,0 +1,469 @@
+//! Recurrent sequences as one kernel: the LSTM's time loop forward and its hand-written
+//! backward (backpropagation through time).
+//!
+//! Unrolled into tensor ops, every step of an LSTM is a dozen small ops forward and twice that
+//! backward, each with its own allocation and pass over memory. Here a step is one GEMM
+//! (`h @ recurrent_kernel`, accumulated onto the step's input projection) and one fused pass
+//! over the gates; backward, one fused pass and one GEMM per step, and the recurrent kernel's
+//! gradient is a single GEMM over all steps.
+//!
+//! Layouts are batch-major as the layer's tensors are: `xk (b, t, 4u)`, the per-step buffers
+//! `(b, t, ·)`. Gate order is Keras's: input, forget, cell candidate, output.
+
+use keras_backend::{Error, Result};
+
+use rayon::prelude::*;
+
+use crate::matmul::{gemm, gemm_strided, MatRef};
+use crate::Float;
+
+/// The per-step row passes split the batch into tasks of at least this many elements.
+const PAR_MIN_ELEMS: usize = 4096;
+
+/// The sizes of an LSTM sequence: batch, timesteps, units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LstmDims {
+    /// Batch size.
+    pub batch: usize,
+    /// Timesteps.
+    pub steps: usize,
+    /// Units (the size of `h` and `c`).
+    pub units: usize,
+}
+
+/// What [`lstm_forward`] returns: the packed output and what [`lstm_backward`] needs.
+#[derive(Clone, Debug)]
+pub struct LstmForward<T> {
+    /// `(b, t + 2, u)`: the output of every step, then the final `h`, then the final `c`.
+    pub y: Vec<T>,
+    /// `(b, t, 4u)`: the activated gates `i, f, g, o` of every step.
+    pub gates: Vec<T>,
+    /// `(b, t + 1, u)`: the cell state before every step, then the final one.
+    pub c: Vec<T>,
+    /// `(b, t, u)`: the `h` every step starts from.
+    pub h_in: Vec<T>,
+}
+
+fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            op: "lstm_sequence",
+            msg: format!("{what} has {got} elements, expected {want}"),
+        })
+    }
+}
+
+/// Runs an LSTM over a sequence with `tanh` activation and `sigmoid` gates (Keras's defaults).
+///
+/// `xk (b, t, 4u)` is every step's input projection `x_t @ kernel + bias`; `rk (u, 4u)` the
+/// recurrent kernel; `h0`, `c0 (b, u)` the initial states; `mask (b, t)`, when given, marks
+/// the steps that count: a masked step keeps both states and outputs the previous `h`, or
+/// zeros with `zero_output_for_mask` (Keras's `backend.rnn`).
+///
+/// ```
+/// use keras_cpu::rnn::{lstm_forward, LstmDims};
+/// let d = LstmDims { batch: 1, steps: 2, units: 1 };
+/// // Gates i, f, g, o all 0 before the recurrence: i = f = o = 0.5, g = 0.
+/// let f = lstm_forward(&[0.0f64; 8], &[0.0; 4], &[0.0], &[1.0], None, false, d)?;
+/// // c = 0.5 * c + 0.5 * 0 halves each step; h = 0.5 * tanh(c).
+/// assert_eq!(f.y[3], 0.25); // the final c
+/// assert!((f.y[2] - 0.5 * 0.25f64.tanh()).abs() < 1e-15); // the final h
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+///
+/// # Errors
+/// When a buffer's length does not match `dims`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_forward<T: Float>(
+    xk: &[T],
+    rk: &[T],
+    h0: &[T],
+    c0: &[T],
+    mask: Option<&[bool]>,
+    zero_output_for_mask: bool,
+    dims: LstmDims,
+) -> Result<LstmForward<T>> {
+    let LstmDims {
+        batch: b,
+        steps: t,
+        units: u,
+    } = dims;
+    let w = 4 * u;
+    check_len("xk", xk.len(), b * t * w)?;
+    check_len("recurrent kernel", rk.len(), u * w)?;
+    check_len("h0", h0.len(), b * u)?;
+    check_len("c0", c0.len(), b * u)?;
+    if let Some(m) = mask {
+        check_len("mask", m.len(), b * t)?;
+    }
+    let (zero, one) = (T::zero(), T::one());
+    let mut gates = xk.to_vec();
+    let mut y = vec![zero; b * (t + 2) * u];
+    let mut cs = vec![zero; b * (t + 1) * u];
+    let mut h_in = vec![zero; b * t * u];
+    let mut h = h0.to_vec();
+    for r in 0..b {
+        cs[r * (t + 1) * u..][..u].copy_from_slice(&c0[r * u..][..u]);
+    }
+    let rk_m = MatRef::row_major(rk, u, w);
+    let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
+    // Run the loop on a rayon worker, so that each step's parallel row pass is a cheap
+    // fork-join rather than a job sent to the pool from outside.
+    rayon::scope(|_| -> Result<()> {
+        for s in 0..t {
+            // z = xk_s + h @ rk, in place in the step's rows of `gates`.
+            gemm_strided(
+                MatRef::row_major(&h, b, u),
+                rk_m,
+                &mut gates,
+                s * w,
+                t * w,
+                one,
+                true,
+                true,
+            )?;
+            gates
+                .par_chunks_mut(t * w)
+                .zip(cs.par_chunks_mut((t + 1) * u))
+                .zip(y.par_chunks_mut((t + 2) * u))
+                .zip(h_in.par_chunks_mut(t * u))
+                .zip(h.par_chunks_mut(u))
+                .enumerate()
+                .with_min_len(rows_per_task)
+                .for_each(|(r, ((((g, c), y), h_in), h))| {
+                    let keep = mask.is_none_or(|m| m[r * t + s]);
+                    h_in[s * u..][..u].copy_from_slice(h);
+                    forward_row(
+                        &mut g[s * w..][..w],
+                        &mut c[s * u..][..2 * u],
+                        &mut y[s * u..][..u],
+                        h,
+                        keep,
+                        zero_output_for_mask,
+                    );
+                });
+        }
+        Ok(())
+    })?;
+    for r in 0..b {
+        y[(r * (t + 2) + t) * u..][..u].copy_from_slice(&h[r * u..][..u]);
+        let c_last = cs[(r * (t + 1) + t) * u..][..u].to_vec();
+        y[(r * (t + 2) + t + 1) * u..][..u].copy_from_slice(&c_last);
+    }
+    Ok(LstmForward {
+        y,
+        gates,
+        c: cs,
+        h_in,
+    })
+}
+
+/// One row of one step: activates the gates `g (4u)` in place, then from `c[..u]` (the cell
+/// state before) writes `c[u..]` (after) and the new `h`, and the step's output.
+fn forward_row<T: Float>(
+    g: &mut [T],
+    c: &mut [T],
+    out: &mut [T],
+    h: &mut [T],
+    keep: bool,
+    zero_output: bool,
+) {
+    let u = h.len();
+    for v in &mut g[..2 * u] {
+        *v = v.sigmoid_k();
+    }
+    for v in &mut g[2 * u..3 * u] {
+        *v = v.tanh_k();
+    }
+    for v in &mut g[3 * u..] {
+        *v = v.sigmoid_k();
+    }
+    let (c_prev, c_next) = c.split_at_mut(u);
+    if keep {
+        let (gi, gf, gg, go) = (&g[..u], &g[u..2 * u], &g[2 * u..3 * u], &g[3 * u..]);
+        // Three simple passes, each of which vectorizes.
+        for j in 0..u {
+            c_next[j] = gf[j] * c_prev[j] + gi[j] * gg[j];
+        }
+        for (h, &c) in h.iter_mut().zip(c_next.iter()) {
+            *h = c.tanh_k();
+        }
+        for (h, &o) in h.iter_mut().zip(go) {
+            *h *= o;
+        }
+        out.copy_from_slice(h);
+    } else {
+        // A masked step keeps the states; its output is the previous `h`, or zeros.
+        c_next.copy_from_slice(c_prev);
+        if !zero_output {
+            out.copy_from_slice(h);
+        }
+    }
+}
+
+/// The gradients of an LSTM sequence: `(d xk, d rk, d h0, d c0)`, given `dy (b, t + 2, u)`,
+/// the gradient of [`lstm_forward`]'s packed output, and what it saved.
+///
+/// ```
+/// use keras_cpu::rnn::{lstm_backward, lstm_forward, LstmDims};
+/// let d = LstmDims { batch: 1, steps: 1, units: 1 };
+/// let f = lstm_forward(&[0.0f64; 4], &[0.0; 4], &[0.0], &[1.0], None, false, d)?;
+/// // d(final c)/d(c0) is the forget gate, 0.5.
+/// let (_, _, _, dc0) = lstm_backward(&[0.0, 0.0, 1.0], &[0.0; 4], &f, None, false, d)?;
+/// assert_eq!(dc0, vec![0.5]);
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+///
+/// # Errors
+/// When a buffer's length does not match `dims`.
+#[allow(clippy::type_complexity)]
+pub fn lstm_backward<T: Float>(
+    dy: &[T],
+    rk: &[T],
+    saved: &LstmForward<T>,
+    mask: Option<&[bool]>,
+    zero_output_for_mask: bool,
+    dims: LstmDims,
+) -> Result<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)> {
+    let LstmDims {
+        batch: b,
+        steps: t,
+        units: u,
+    } = dims;
+    let w = 4 * u;
+    check_len("dy", dy.len(), b * (t + 2) * u)?;
+    check_len("recurrent kernel", rk.len(), u * w)?;
+    check_len("saved gates", saved.gates.len(), b * t * w)?;
+    if let Some(m) = mask {
+        check_len("mask", m.len(), b * t)?;
+    }
+    let (zero, one) = (T::zero(), T::one());
+    let mut dxk = vec![zero; b * t * w];
+    let mut dh = vec![zero; b * u];
+    let mut dc = vec![zero; b * u];
+    for r in 0..b {
+        dh[r * u..][..u].copy_from_slice(&dy[(r * (t + 2) + t) * u..][..u]);
+        dc[r * u..][..u].copy_from_slice(&dy[(r * (t + 2) + t + 1) * u..][..u]);
+    }
+    let rk_t = MatRef::row_major(rk, u, w).t();
+    let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
+    // On a rayon worker, as in the forward.
+    rayon::scope(|_| -> Result<()> {
+        for s in (0..t).rev() {
+            dxk.par_chunks_mut(t * w)
+                .zip(dh.par_chunks_mut(u))
+                .zip(dc.par_chunks_mut(u))
+                .enumerate()
+                .with_min_len(rows_per_task)
+                .for_each_init(
+                    || vec![zero; u],
+                    |tanh_c, (r, ((dz, dh), dc))| {
+                        let dout = &dy[(r * (t + 2) + s) * u..][..u];
+                        if mask.is_none_or(|m| m[r * t + s]) {
+                            let g = &saved.gates[(r * t + s) * w..][..w];
+                            let c = &saved.c[(r * (t + 1) + s) * u..][..2 * u];
+                            backward_row(g, c, dout, &mut dz[s * w..][..w], dh, dc, tanh_c);
+                        } else if !zero_output_for_mask {
+                            // The states pass through; the step's output was the previous `h`.
+                            for (d, &o) in dh.iter_mut().zip(dout) {
+                                *d += o;
+                            }
+                        }
+                    },
+                );
+            // d h_prev += dz_s @ rk^T (a masked row's dz is 0).
+            let dz_s = MatRef {
+                data: &dxk[..],
+                offset: s * w,
+                rows: b,
+                cols: w,
+                row_stride: (t * w) as isize,
+                col_stride: 1,
+            };
+            gemm(dz_s, rk_t, &mut dh, one, true, true)?;
+        }
+        Ok(())
+    })?;
+    // d rk = sum over steps of h_in_s^T @ dz_s: one product over all (b·t) rows.
+    let mut drk = vec![zero; u * w];
+    gemm(
+        MatRef::row_major(&saved.h_in, b * t, u).t(),
+        MatRef::row_major(&dxk, b * t, w),
+        &mut drk,
+        one,
+        false,
+        true,
+    )?;
+    Ok((dxk, drk, dh, dc))
+}
+
+/// One unmasked row of one backward step: from the saved gates `g (4u)` and cell states
+/// `c (2u: before, after)`, the output's gradient `dout` and the carried `dh`, `dc`, writes
+/// the gate pre-activations' gradient `dz (4u)`, sets `dc` to the previous cell state's
+/// gradient and `dh` to 0 (the caller adds `dz @ rk^T`). `tanh_c` is scratch of `u`.
+fn backward_row<T: Float>(
+    g: &[T],
+    c: &[T],
+    dout: &[T],
+    dz: &mut [T],
+    dh: &mut [T],
+    dc: &mut [T],
+    tanh_c: &mut [T],
+) {
+    let u = dh.len();
+    let one = T::one();
+    let (gi, gf, gg, go) = (&g[..u], &g[u..2 * u], &g[2 * u..3 * u], &g[3 * u..]);
+    let (c_prev, c_next) = c.split_at(u);
+    let (dzi, rest) = dz.split_at_mut(u);
+    let (dzf, rest) = rest.split_at_mut(u);
+    let (dzg, dzo) = rest.split_at_mut(u);
+    for (tc, &c) in tanh_c.iter_mut().zip(c_next) {
+        *tc = c.tanh_k();
+    }
+    for j in 0..u {
+        let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
+        let dhn = dh[j] + dout[j];
+        let tc = tanh_c[j];
+        let dcn = dc[j] + dhn * o * (one - tc * tc);
+        dzi[j] = dcn * g * i * (one - i);
+        dzf[j] = dcn * c_prev[j] * f * (one - f);
+        dzg[j] = dcn * i * (one - g * g);
+        dzo[j] = dhn * tc * o * (one - o);
+        dc[j] = dcn * f;
+        dh[j] = T::zero();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_data::data;
+
+    /// The loss `sum(y * weights)` of the packed output.
+    fn loss(a: [&[f64]; 4], m: Option<&[bool]>, z: bool, d: LstmDims) -> f64 {
+        let f = lstm_forward(a[0], a[1], a[2], a[3], m, z, d).unwrap();
+        let wts = data(f.y.len(), 99);
+        f.y.iter().zip(&wts).map(|(a, b)| a * b).sum()
+    }
+
+    /// Central differences of `loss` in every element of one of the four inputs.
+    fn numeric(which: usize, args: [&[f64]; 4], m: Option<&[bool]>, z: bool, d: LstmDims) -> Vec<f64> {
+        let eps = 1e-6;
+        (0..args[which].len())
+            .map(|i| {
+                let at = |delta: f64| {
+                    let mut v: Vec<Vec<f64>> = args.iter().map(|a| a.to_vec()).collect();
+                    v[which][i] += delta;
+                    loss([&v[0], &v[1], &v[2], &v[3]], m, z, d)
+                };
+                (at(eps) - at(-eps)) / (2.0 * eps)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let d = LstmDims {
+            batch: 3,
+            steps: 4,
+            units: 2,
+        };
+        let xk: Vec<f64> = data(3 * 4 * 8, 1).iter().map(|v| 4.0 * v).collect();
+        let rk: Vec<f64> = data(2 * 8, 2).iter().map(|v| 2.0 * v).collect();
+        let (h0, c0) = (data(6, 3), data(6, 4));
+        let mask = [
+            true, false, true, true, false, true, true, false, true, true, true, true,
+        ];
+        for (m, z) in [(None, false), (Some(&mask[..]), false), (Some(&mask[..]), true)] {
+            let f = lstm_forward(&xk, &rk, &h0, &c0, m, z, d).unwrap();
+            let dy = data(f.y.len(), 99);
+            let got = lstm_backward(&dy, &rk, &f, m, z, d).unwrap();
+            let args = [&xk[..], &rk[..], &h0[..], &c0[..]];
+            for (which, g) in [got.0, got.1, got.2, got.3].iter().enumerate() {
+                let num = numeric(which, args, m, z, d);
+                for (a, e) in g.iter().zip(&num) {
+                    assert!(
+                        (a - e).abs() < 1e-8,
+                        "input {which}, mask {m:?}, zero {z}: {a} vs {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A batch big enough to split into parallel tasks gives each row what it gives alone.
+    #[test]
+    fn parallel_rows_match_single_rows() {
+        let (b, t, u) = (64, 3, 32);
+        let d = LstmDims {
+            batch: b,
+            steps: t,
+            units: u,
+        };
+        assert!(b * 4 * u >= 2 * PAR_MIN_ELEMS, "two tasks at least");
+        let (xk, rk) = (data(b * t * 4 * u, 1), data(u * 4 * u, 2));
+        let (h0, c0) = (data(b * u, 3), data(b * u, 4));
+        let mask: Vec<bool> = (0..b * t).map(|i| i % 5 != 2).collect();
+        let all = lstm_forward(&xk, &rk, &h0, &c0, Some(&mask), false, d).unwrap();
+        let dy = data(all.y.len(), 5);
+        let grads = lstm_backward(&dy, &rk, &all, Some(&mask), false, d).unwrap();
+        let one = LstmDims { batch: 1, ..d };
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        for r in [0, 31, 63] {
+            let row = |v: &[f64], n: usize| v[r * n..][..n].to_vec();
+            let m = mask[r * t..][..t].to_vec();
+            let alone = lstm_forward(
+                &row(&xk, t * 4 * u),
+                &rk,
+                &row(&h0, u),
+                &row(&c0, u),
+                Some(&m),
+                false,
+                one,
+            )
+            .unwrap();
+            assert!(close(&alone.y, &row(&all.y, (t + 2) * u)), "row {r} forward");
+            let g = lstm_backward(&row(&dy, (t + 2) * u), &rk, &alone, Some(&m), false, one).unwrap();
+            assert!(close(&g.0, &row(&grads.0, t * 4 * u)), "row {r} d xk");
+            assert!(
+                close(&g.2, &row(&grads.2, u)) && close(&g.3, &row(&grads.3, u)),
+                "row {r} d h0, d c0"
+            );
+        }
+    }
+
+    #[test]
+    fn masked_steps_keep_the_states() {
+        let d = LstmDims {
+            batch: 1,
+            steps: 3,
+            units: 2,
+        };
+        let xk = data(24, 5);
+        let rk = data(16, 6);
+        let (h0, c0) = (data(2, 7), data(2, 8));
+        let all = lstm_forward(&xk, &rk, &h0, &c0, Some(&[true, false, true]), false, d).unwrap();
+        // Without the masked middle step the sequence is steps 0 and 2.
+        let mut short = xk[..8].to_vec();
+        short.extend_from_slice(&xk[16..]);
+        let d2 = LstmDims { steps: 2, ..d };
+        let two = lstm_forward(&short, &rk, &h0, &c0, None, false, d2).unwrap();
+        assert_eq!(&all.y[6..10], &two.y[4..8]); // final h and c
+        assert_eq!(&all.y[2..4], &all.y[0..2]); // the masked step repeats the previous h
+        let zeroed = lstm_forward(&xk, &rk, &h0, &c0, Some(&[true, false, true]), true, d).unwrap();
+        assert_eq!(&zeroed.y[2..4], &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn wrong_lengths_are_errors() {
+        let d = LstmDims {
+            batch: 2,
+            steps: 3,
+            units: 1,
+        };
+        let e = lstm_forward(&[0.0f32; 5], &[0.0; 4], &[0.0; 2], &[0.0; 2], None, false, d).unwrap_err();
+        assert!(e.to_string().contains("xk has 5 elements, expected 24"), "{e}");
+    }
+}
