@@ -293,6 +293,10 @@ def add_cases():
     case("gru_hard_sigmoid", "GRU", {"units": 3, "recurrent_activation": "hard_sigmoid",
                                      "return_sequences": True}, (2, 4, 2))
     case("lstm_no_forget_bias", "LSTM", {"units": 3, "unit_forget_bias": False}, (2, 4, 2))
+    # Other activations than tanh/sigmoid: keras-rs's unrolled path, not its fused kernel.
+    case("lstm_hard_sigmoid_seq", "LSTM", {"units": 3, "recurrent_activation": "hard_sigmoid",
+                                           "activation": "relu", "return_sequences": True},
+         (2, 4, 2))
 
     # Wrappers: a nested layer is written sub("Class", {config}) and built in run_case.
     case("bidir_lstm", "Bidirectional", {"layer": sub("LSTM", {"units": 3})}, (2, 4, 2))

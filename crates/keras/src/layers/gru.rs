@@ -149,7 +149,7 @@ impl GRU {
             k,
             input_bias.as_ref(),
             training,
-            1,
+            None,
             |xk, h_in, states| {
                 let xg = xk.split(&[u, u, u], 1)?;
                 let mut inner = h_in.matmul(&rk_zr)?;
@@ -172,7 +172,7 @@ impl GRU {
 }
 
 impl Layer for GRU {
-    rnn_layer_common!("GRU", 1);
+    rnn_layer_common!("GRU");
     fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
         let u = self.core.units;
         let shape = if self.reset_after {

@@ -1,6 +1,6 @@
 //! `LSTM`: the long short-term memory recurrent layer, with Keras's gate formulas.
 
-use super::rnn_common::{rnn_builders, rnn_layer_common, RnnCore};
+use super::rnn_common::{rnn_builders, rnn_layer_common, RnnCore, SequenceFn};
 use super::{field, Layer, Shape};
 use crate::activations::Activation;
 use crate::Variable;
@@ -109,21 +109,32 @@ impl LSTM {
         training: bool,
     ) -> Result<(Tensor, Vec<Tensor>)> {
         let u = self.core.units;
-        self.core.run(x, mask, k, bias, training, 2, |xk, h_in, states| {
-            let z = xk.add(&h_in.matmul(rk)?)?;
-            let g = z.split(&[u, u, u, u], 1)?;
-            let i = self.recurrent_activation.apply(&g[0])?;
-            let f = self.recurrent_activation.apply(&g[1])?;
-            let c = f.mul(&states[1])?.add(&i.mul(&self.activation.apply(&g[2])?)?)?;
-            let o = self.recurrent_activation.apply(&g[3])?;
-            let h = o.mul(&self.activation.apply(&c)?)?;
-            Ok(vec![h, c])
-        })
+        // Keras's defaults run as one fused op (as Keras picks cuDNN's kernel for them).
+        let fused = self.activation == Activation::Tanh
+            && self.recurrent_activation == Activation::Sigmoid
+            && x.device() == &Device::Cpu;
+        let zero_output = self.core.zero_output_for_mask;
+        let sequence = |xk: &Tensor, states: &[Tensor], mask: Option<&Tensor>| {
+            let (hs, h, c) = xk.lstm_sequence(rk, &states[0], &states[1], mask, zero_output)?;
+            Ok((hs, vec![h, c]))
+        };
+        let sequence: Option<&SequenceFn> = if fused { Some(&sequence) } else { None };
+        self.core
+            .run(x, mask, k, bias, training, sequence, |xk, h_in, states| {
+                let z = xk.add(&h_in.matmul(rk)?)?;
+                let g = z.split(&[u, u, u, u], 1)?;
+                let i = self.recurrent_activation.apply(&g[0])?;
+                let f = self.recurrent_activation.apply(&g[1])?;
+                let c = f.mul(&states[1])?.add(&i.mul(&self.activation.apply(&g[2])?)?)?;
+                let o = self.recurrent_activation.apply(&g[3])?;
+                let h = o.mul(&self.activation.apply(&c)?)?;
+                Ok(vec![h, c])
+            })
     }
 }
 
 impl Layer for LSTM {
-    rnn_layer_common!("LSTM", 2);
+    rnn_layer_common!("LSTM");
     fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
         let (u, unit_forget_bias) = (self.core.units, self.unit_forget_bias);
         self.core.build(input_shape, 4, |init| {
@@ -178,7 +189,15 @@ mod tests {
 
     #[test]
     fn gradients_through_time_match_finite_differences() {
-        let mut l = LSTM::new(3).return_sequences(true);
+        // tanh / sigmoid run as the fused op, other activations step by step.
+        let fused = LSTM::new(3).return_sequences(true);
+        let unrolled = LSTM::new(3).return_sequences(true).activation("sigmoid").unwrap();
+        for l in [fused, unrolled] {
+            check_lstm_gradients(l);
+        }
+    }
+
+    fn check_lstm_gradients(mut l: LSTM) {
         l.build(&[None, Some(4), Some(2)]).unwrap();
         let cpu = keras_tensor::Device::Cpu;
         let x = Tensor::random_normal(&[2, 4, 2], 0.0, 1.0, 5, DType::F64, &cpu).unwrap();

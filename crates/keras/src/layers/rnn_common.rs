@@ -52,6 +52,11 @@ pub(crate) struct RnnCore {
     pub(crate) bias: Option<Variable>,
 }
 
+/// A recurrent layer's whole time loop as one op (see [`RnnCore::run`]): `(input
+/// projections, initial states, mask)` to `(every step's output, final states)`.
+pub(crate) type SequenceFn<'a> =
+    dyn Fn(&Tensor, &[Tensor], Option<&Tensor>) -> Result<(Tensor, Vec<Tensor>)> + 'a;
+
 /// An `InvalidArgument` error of `class`.
 pub(crate) fn invalid(class: &'static str, msg: String) -> Error {
     Error::InvalidArgument { op: class, msg }
@@ -186,14 +191,14 @@ impl RnnCore {
         })
     }
 
-    /// The shapes of all outputs: the main one, then `n_states` states with `return_state`.
-    pub(crate) fn output_shapes(&self, input_shapes: &[Shape], n_states: usize) -> Result<Vec<Shape>> {
+    /// The shapes of all outputs: the main one, then the states with `return_state`.
+    pub(crate) fn output_shapes(&self, input_shapes: &[Shape]) -> Result<Vec<Shape>> {
         let [s] = input_shapes else {
             return Err(super::arity_error(&self.name, "1 input", input_shapes.len()));
         };
         let mut out = vec![self.output_shape(s)?];
         if self.return_state {
-            out.extend((0..n_states).map(|_| vec![s[0], Some(self.units)]));
+            out.extend((0..self.n_states).map(|_| vec![s[0], Some(self.units)]));
         }
         Ok(out)
     }
@@ -339,12 +344,12 @@ impl RnnCore {
     }
 
     /// `call` refuses a layer with several outputs.
-    pub(crate) fn check_single_output(&self, n_states: usize) -> Result<()> {
+    pub(crate) fn check_single_output(&self) -> Result<()> {
         if self.return_state {
             return Err(self.invalid(format!(
                 "layer {:?} has return_state = true and {} outputs: use it in a functional model",
                 self.name,
-                1 + n_states
+                1 + self.n_states
             )));
         }
         Ok(())
@@ -361,6 +366,12 @@ impl RnnCore {
     /// the previous states (`n_states` of them, zeros at the start; with `stateful`, the
     /// stored final states of the previous call, and this call's final states are stored).
     ///
+    /// `sequence`, when given, runs the whole loop as one op instead of `step` (the cell's
+    /// fused kernel) unless recurrent dropout is active: from the input projections `(batch,
+    /// timesteps, gates·units)`, the initial states and the mask (as for `step`), it returns
+    /// every step's output `(batch, timesteps, units)` (masked steps as described above) and
+    /// the final states.
+    ///
     /// Returns the main output (every `h` with `return_sequences`, in processing order, else
     /// the last) and the final states.
     #[allow(clippy::too_many_arguments)]
@@ -371,7 +382,7 @@ impl RnnCore {
         k: &Tensor,
         input_bias: Option<&Tensor>,
         training: bool,
-        n_states: usize,
+        sequence: Option<&SequenceFn>,
         mut step: impl FnMut(&Tensor, &Tensor, &[Tensor]) -> Result<Vec<Tensor>>,
     ) -> Result<(Tensor, Vec<Tensor>)> {
         let Some(shape) = &self.input_shape else {
@@ -391,13 +402,6 @@ impl RnnCore {
             return Err(self.invalid(format!("layer {:?} got a sequence with 0 timesteps", self.name)));
         }
         let mut states = self.initial_states(x)?;
-        if states.len() != n_states {
-            return Err(self.invalid(format!(
-                "layer {:?} carries {} states, its cell {n_states}",
-                self.name,
-                states.len()
-            )));
-        }
         let mask = match mask {
             Some(m) => {
                 super::check_mask(&self.name, x, m, 2)?;
@@ -434,6 +438,17 @@ impl RnnCore {
             xk = xk.add(bias)?;
         }
         let xk = xk.reshape(&[b as isize, t as isize, width as isize])?;
+        if let (Some(sequence), None) = (sequence, &rec_mask) {
+            let (seq, states) = sequence(&xk, &states, mask.as_ref())?;
+            let out = if self.return_sequences {
+                seq
+            } else {
+                seq.narrow(1, t - 1, 1)?.reshape(&[b as isize, u as isize])?
+            };
+            super::activity_loss(self.activity_regularizer, &out)?;
+            self.store_states(&states)?;
+            return Ok((out, states));
+        }
         let mut hs = Vec::with_capacity(if self.return_sequences { t } else { 0 });
         let mut last = None;
         for i in 0..t {
@@ -553,11 +568,10 @@ macro_rules! rnn_builders {
 pub(crate) use rnn_builders;
 
 /// The [`super::Layer`] methods every recurrent layer implements the same way, inside its
-/// `impl Layer`: `$class` is Keras's class name, `$n_states` the number of states
-/// `return_state` adds; the layer has `core: RnnCore` and
+/// `impl Layer`: `$class` is Keras's class name; the layer has `core: RnnCore` and
 /// `fn run(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<(Tensor, Vec<Tensor>)>`.
 macro_rules! rnn_layer_common {
-    ($class:literal, $n_states:expr) => {
+    ($class:literal) => {
         fn class_name(&self) -> &'static str {
             $class
         }
@@ -577,7 +591,7 @@ macro_rules! rnn_layer_common {
             self.core.output_shape(input_shape)
         }
         fn compute_output_shapes(&self, input_shapes: &[Shape]) -> Result<Vec<Shape>> {
-            self.core.output_shapes(input_shapes, $n_states)
+            self.core.output_shapes(input_shapes)
         }
         fn call(&self, x: &Tensor, training: bool) -> Result<Tensor> {
             self.call_masked(x, None, training)
@@ -593,7 +607,7 @@ macro_rules! rnn_layer_common {
             Ok(mask.filter(|_| self.core.return_sequences).cloned())
         }
         fn call_masked(&self, x: &Tensor, mask: Option<&Tensor>, training: bool) -> Result<Tensor> {
-            self.core.check_single_output($n_states)?;
+            self.core.check_single_output()?;
             Ok(self.run(x, mask, training)?.0)
         }
         /// The output (masked as the input with `return_sequences`), then with `return_state`

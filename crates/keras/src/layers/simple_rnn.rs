@@ -88,14 +88,14 @@ impl SimpleRNN {
         bias: Option<&Tensor>,
         training: bool,
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        self.core.run(x, mask, k, bias, training, 1, |xk, h_in, _| {
+        self.core.run(x, mask, k, bias, training, None, |xk, h_in, _| {
             Ok(vec![self.activation.apply(&xk.add(&h_in.matmul(rk)?)?)?])
         })
     }
 }
 
 impl Layer for SimpleRNN {
-    rnn_layer_common!("SimpleRNN", 1);
+    rnn_layer_common!("SimpleRNN");
     fn build(&mut self, input_shape: &[Option<usize>]) -> Result<()> {
         let u = self.core.units;
         self.core
