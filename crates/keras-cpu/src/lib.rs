@@ -19,6 +19,7 @@ pub mod float;
 pub mod index;
 pub mod linalg;
 pub mod matmul;
+pub mod memory;
 pub mod norm;
 pub mod pool;
 pub mod reduce;

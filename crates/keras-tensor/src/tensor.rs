@@ -99,6 +99,7 @@ impl Tensor {
     /// A contiguous, untracked tensor from storage.
     pub(crate) fn from_storage(storage: Storage, shape: &[usize], device: Device) -> Tensor {
         debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
+        keras_cpu::memory::keep_freed_memory();
         Tensor(Arc::new(Inner {
             id: TensorId::fresh(),
             storage: Arc::new(storage),
