@@ -31,6 +31,18 @@ pub struct LstmDims {
     pub units: usize,
 }
 
+impl LstmDims {
+    /// Checks the recurrent kernel's and the mask's lengths; returns `(b, t, u, 4u)`.
+    fn check<T>(&self, rk: &[T], mask: Option<&[bool]>) -> Result<(usize, usize, usize, usize)> {
+        let (b, t, u) = (self.batch, self.steps, self.units);
+        check_len("recurrent kernel", rk.len(), u * 4 * u)?;
+        if let Some(m) = mask {
+            check_len("mask", m.len(), b * t)?;
+        }
+        Ok((b, t, u, 4 * u))
+    }
+}
+
 /// What [`lstm_forward`] returns: the packed output and what [`lstm_backward`] needs.
 #[derive(Clone, Debug)]
 pub struct LstmForward<T> {
@@ -85,19 +97,10 @@ pub fn lstm_forward<T: Float>(
     zero_output_for_mask: bool,
     dims: LstmDims,
 ) -> Result<LstmForward<T>> {
-    let LstmDims {
-        batch: b,
-        steps: t,
-        units: u,
-    } = dims;
-    let w = 4 * u;
+    let (b, t, u, w) = dims.check(rk, mask)?;
     check_len("xk", xk.len(), b * t * w)?;
-    check_len("recurrent kernel", rk.len(), u * w)?;
     check_len("h0", h0.len(), b * u)?;
     check_len("c0", c0.len(), b * u)?;
-    if let Some(m) = mask {
-        check_len("mask", m.len(), b * t)?;
-    }
     let (zero, one) = (T::zero(), T::one());
     let mut gates = xk.to_vec();
     let mut y = vec![zero; b * (t + 2) * u];
@@ -227,18 +230,9 @@ pub fn lstm_backward<T: Float>(
     zero_output_for_mask: bool,
     dims: LstmDims,
 ) -> Result<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)> {
-    let LstmDims {
-        batch: b,
-        steps: t,
-        units: u,
-    } = dims;
-    let w = 4 * u;
+    let (b, t, u, w) = dims.check(rk, mask)?;
     check_len("dy", dy.len(), b * (t + 2) * u)?;
-    check_len("recurrent kernel", rk.len(), u * w)?;
     check_len("saved gates", saved.gates.len(), b * t * w)?;
-    if let Some(m) = mask {
-        check_len("mask", m.len(), b * t)?;
-    }
     let (zero, one) = (T::zero(), T::one());
     let mut dxk = vec![zero; b * t * w];
     let mut dh = vec![zero; b * u];

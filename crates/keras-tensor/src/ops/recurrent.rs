@@ -166,7 +166,7 @@ fn fused<T: Float + StorageElement>(
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{check_grad, randn};
+    use crate::testing::{assert_close, check_grad, randn};
     use crate::Tensor;
     use keras_backend::DType;
 
@@ -228,17 +228,7 @@ mod tests {
             let (hs, h, c) = xk.lstm_sequence(&rk, &h0, &c0, m, false).unwrap();
             let want = unrolled(&xk, &rk, &h0, &c0, m);
             for (got, want) in [hs, h, c].iter().zip(&want) {
-                assert_eq!(got.shape(), want.shape());
-                let d = got
-                    .sub(want)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max(&[], false)
-                    .unwrap()
-                    .item()
-                    .unwrap();
-                assert!(d < 1e-5, "mask {}: {d}", m.is_some());
+                assert_close(&format!("mask {}", m.is_some()), got, want, 0.0, 1e-5);
             }
         }
     }
