@@ -1,5 +1,5 @@
-//! Recurrent sequences as one kernel: the LSTM's time loop forward and its hand-written
-//! backward (backpropagation through time).
+//! Recurrent sequences as one kernel: the LSTM's and the GRU's time loop forward and their
+//! hand-written backward (backpropagation through time).
 //!
 //! Unrolled into tensor ops, every step of an LSTM is a dozen small ops forward and twice that
 //! backward, each with its own allocation and pass over memory. Here a step is one GEMM
@@ -7,8 +7,9 @@
 //! over the gates; backward, one fused pass and one GEMM per step, and the recurrent kernel's
 //! gradient is a single GEMM over all steps.
 //!
-//! Layouts are batch-major as the layer's tensors are: `xk (b, t, 4u)`, the per-step buffers
-//! `(b, t, ·)`. Gate order is Keras's: input, forget, cell candidate, output.
+//! Layouts are batch-major as the layer's tensors are: `xk (b, t, gates·u)`, the per-step
+//! buffers `(b, t, ·)`. Gate order is Keras's: input, forget, cell candidate, output for the
+//! LSTM; update, reset, candidate for the GRU.
 
 use keras_backend::{Error, Result};
 
@@ -20,26 +21,32 @@ use crate::Float;
 /// The per-step row passes split the batch into tasks of at least this many elements.
 const PAR_MIN_ELEMS: usize = 4096;
 
-/// The sizes of an LSTM sequence: batch, timesteps, units.
+/// The sizes of a recurrent sequence: batch, timesteps, units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LstmDims {
+pub struct RnnDims {
     /// Batch size.
     pub batch: usize,
     /// Timesteps.
     pub steps: usize,
-    /// Units (the size of `h` and `c`).
+    /// Units (the size of the states).
     pub units: usize,
 }
 
-impl LstmDims {
-    /// Checks the recurrent kernel's and the mask's lengths; returns `(b, t, u, 4u)`.
-    fn check<T>(&self, rk: &[T], mask: Option<&[bool]>) -> Result<(usize, usize, usize, usize)> {
+impl RnnDims {
+    /// Checks the recurrent kernel's length for a cell of `gates` blocks, and the mask's;
+    /// returns `(b, t, u, gates·u)`.
+    fn check<T>(
+        &self,
+        gates: usize,
+        rk: &[T],
+        mask: Option<&[bool]>,
+    ) -> Result<(usize, usize, usize, usize)> {
         let (b, t, u) = (self.batch, self.steps, self.units);
-        check_len("recurrent kernel", rk.len(), u * 4 * u)?;
+        check_len("recurrent kernel", rk.len(), u * gates * u)?;
         if let Some(m) = mask {
             check_len("mask", m.len(), b * t)?;
         }
-        Ok((b, t, u, 4 * u))
+        Ok((b, t, u, gates * u))
     }
 }
 
@@ -75,8 +82,8 @@ fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
 /// zeros with `zero_output_for_mask` (Keras's `backend.rnn`).
 ///
 /// ```
-/// use keras_cpu::rnn::{lstm_forward, LstmDims};
-/// let d = LstmDims { batch: 1, steps: 2, units: 1 };
+/// use keras_cpu::rnn::{lstm_forward, RnnDims};
+/// let d = RnnDims { batch: 1, steps: 2, units: 1 };
 /// // Gates i, f, g, o all 0 before the recurrence: i = f = o = 0.5, g = 0.
 /// let f = lstm_forward(&[0.0f64; 8], &[0.0; 4], &[0.0], &[1.0], None, false, d)?;
 /// // c = 0.5 * c + 0.5 * 0 halves each step; h = 0.5 * tanh(c).
@@ -95,9 +102,9 @@ pub fn lstm_forward<T: Float>(
     c0: &[T],
     mask: Option<&[bool]>,
     zero_output_for_mask: bool,
-    dims: LstmDims,
+    dims: RnnDims,
 ) -> Result<LstmForward<T>> {
-    let (b, t, u, w) = dims.check(rk, mask)?;
+    let (b, t, u, w) = dims.check(4, rk, mask)?;
     check_len("xk", xk.len(), b * t * w)?;
     check_len("h0", h0.len(), b * u)?;
     check_len("c0", c0.len(), b * u)?;
@@ -210,8 +217,8 @@ fn forward_row<T: Float>(
 /// the gradient of [`lstm_forward`]'s packed output, and what it saved.
 ///
 /// ```
-/// use keras_cpu::rnn::{lstm_backward, lstm_forward, LstmDims};
-/// let d = LstmDims { batch: 1, steps: 1, units: 1 };
+/// use keras_cpu::rnn::{lstm_backward, lstm_forward, RnnDims};
+/// let d = RnnDims { batch: 1, steps: 1, units: 1 };
 /// let f = lstm_forward(&[0.0f64; 4], &[0.0; 4], &[0.0], &[1.0], None, false, d)?;
 /// // d(final c)/d(c0) is the forget gate, 0.5.
 /// let (_, _, _, dc0) = lstm_backward(&[0.0, 0.0, 1.0], &[0.0; 4], &f, None, false, d)?;
@@ -228,9 +235,9 @@ pub fn lstm_backward<T: Float>(
     saved: &LstmForward<T>,
     mask: Option<&[bool]>,
     zero_output_for_mask: bool,
-    dims: LstmDims,
+    dims: RnnDims,
 ) -> Result<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)> {
-    let (b, t, u, w) = dims.check(rk, mask)?;
+    let (b, t, u, w) = dims.check(4, rk, mask)?;
     check_len("dy", dy.len(), b * (t + 2) * u)?;
     check_len("saved gates", saved.gates.len(), b * t * w)?;
     let (zero, one) = (T::zero(), T::one());
@@ -330,59 +337,336 @@ fn backward_row<T: Float>(
     }
 }
 
+/// What [`gru_forward`] returns: the packed output and what [`gru_backward`] needs.
+#[derive(Clone, Debug)]
+pub struct GruForward<T> {
+    /// `(b, t + 1, u)`: the output of every step, then the final `h`.
+    pub y: Vec<T>,
+    /// `(b, t, 3u)`: the update gate `z`, the reset gate `r` and the candidate `hh` of every
+    /// step.
+    pub gates: Vec<T>,
+    /// `(b, t, u)`: the candidate block of `h @ recurrent_kernel + recurrent_bias` of every step
+    /// (what the reset gate multiplies).
+    pub mh: Vec<T>,
+    /// `(b, t, u)`: the `h` every step starts from.
+    pub h_in: Vec<T>,
+}
+
+/// Runs a GRU over a sequence with `tanh` activation, `sigmoid` gates and `reset_after`
+/// (Keras's defaults): per step, with `m = h @ rk + rb` split into blocks z, r, h and `xk_t`
+/// likewise, `z = σ(x_z + m_z)`, `r = σ(x_r + m_r)`, `hh = tanh(x_h + r * m_h)`,
+/// `h = z * h + (1 - z) * hh`.
+///
+/// `xk (b, t, 3u)` is every step's input projection `x_t @ kernel + input_bias`; `rk (u, 3u)`
+/// the recurrent kernel; `rb (3u)` the recurrent bias, if any; `h0 (b, u)` the initial state;
+/// `mask` as for [`lstm_forward`].
+///
+/// ```
+/// use keras_cpu::rnn::{gru_forward, RnnDims};
+/// let d = RnnDims { batch: 1, steps: 1, units: 1 };
+/// // All pre-activations 0: z = r = 0.5, hh = 0, so h = 0.5 * h0.
+/// let f = gru_forward(&[0.0f64; 3], &[0.0; 3], None, &[0.8], None, false, d)?;
+/// assert_eq!(f.y, vec![0.4, 0.4]); // the step's output, the final h
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+///
+/// # Errors
+/// When a buffer's length does not match `dims`.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_forward<T: Float>(
+    xk: &[T],
+    rk: &[T],
+    rb: Option<&[T]>,
+    h0: &[T],
+    mask: Option<&[bool]>,
+    zero_output_for_mask: bool,
+    dims: RnnDims,
+) -> Result<GruForward<T>> {
+    let (b, t, u, w) = dims.check(3, rk, mask)?;
+    check_len("xk", xk.len(), b * t * w)?;
+    check_len("h0", h0.len(), b * u)?;
+    if let Some(rb) = rb {
+        check_len("recurrent bias", rb.len(), w)?;
+    }
+    let zero = T::zero();
+    let mut gates = xk.to_vec();
+    let mut y = vec![zero; b * (t + 1) * u];
+    let mut mh = vec![zero; b * t * u];
+    let mut h_in = vec![zero; b * t * u];
+    let mut h = h0.to_vec();
+    let mut m = vec![zero; b * w];
+    let rk_m = MatRef::row_major(rk, u, w);
+    let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
+    // On a rayon worker, as in the LSTM.
+    rayon::scope(|_| -> Result<()> {
+        for s in 0..t {
+            gemm(MatRef::row_major(&h, b, u), rk_m, &mut m, T::one(), false, true)?;
+            gates
+                .par_chunks_mut(t * w)
+                .zip(mh.par_chunks_mut(t * u))
+                .zip(y.par_chunks_mut((t + 1) * u))
+                .zip(h_in.par_chunks_mut(t * u))
+                .zip(h.par_chunks_mut(u))
+                .enumerate()
+                .with_min_len(rows_per_task)
+                .for_each(|(r, ((((g, mh), y), h_in), h))| {
+                    let keep = mask.is_none_or(|m| m[r * t + s]);
+                    h_in[s * u..][..u].copy_from_slice(h);
+                    gru_forward_row(
+                        &mut g[s * w..][..w],
+                        &m[r * w..][..w],
+                        rb,
+                        &mut mh[s * u..][..u],
+                        &mut y[s * u..][..u],
+                        h,
+                        keep,
+                        zero_output_for_mask,
+                    );
+                });
+        }
+        Ok(())
+    })?;
+    for r in 0..b {
+        y[(r * (t + 1) + t) * u..][..u].copy_from_slice(&h[r * u..][..u]);
+    }
+    Ok(GruForward { y, gates, mh, h_in })
+}
+
+/// One row of one GRU step: from the input projection `g (3u)` (overwritten with `z, r, hh`)
+/// and the recurrent product `m (3u)` (plus `rb`), writes the candidate block `mh`, the new
+/// `h` and the step's output.
+#[allow(clippy::too_many_arguments)]
+fn gru_forward_row<T: Float>(
+    g: &mut [T],
+    m: &[T],
+    rb: Option<&[T]>,
+    mh: &mut [T],
+    out: &mut [T],
+    h: &mut [T],
+    keep: bool,
+    zero_output: bool,
+) {
+    let u = h.len();
+    for (v, &mv) in g[..2 * u].iter_mut().zip(m) {
+        *v += mv;
+    }
+    // The candidate block of m + rb is kept apart: the reset gate multiplies it.
+    mh.copy_from_slice(&m[2 * u..]);
+    if let Some(rb) = rb {
+        for (v, &bv) in g[..2 * u].iter_mut().zip(rb) {
+            *v += bv;
+        }
+        for (v, &bv) in mh.iter_mut().zip(&rb[2 * u..]) {
+            *v += bv;
+        }
+    }
+    for v in &mut g[..2 * u] {
+        *v = v.sigmoid_k();
+    }
+    let (zr, gh) = g.split_at_mut(2 * u);
+    let (gz, gr) = zr.split_at(u);
+    // The candidate: tanh(x_h + r * m_h).
+    for j in 0..u {
+        gh[j] += gr[j] * mh[j];
+    }
+    for v in gh.iter_mut() {
+        *v = v.tanh_k();
+    }
+    if keep {
+        for j in 0..u {
+            h[j] = gz[j] * h[j] + (T::one() - gz[j]) * gh[j];
+        }
+        out.copy_from_slice(h);
+    } else if !zero_output {
+        out.copy_from_slice(h);
+    }
+}
+
+/// The gradients of a GRU sequence: `(d xk, d rk, d rb, d h0)`, given `dy (b, t + 1, u)`, the
+/// gradient of [`gru_forward`]'s packed output, and what it saved (`d rb` is all zeros-length
+/// when there is no recurrent bias).
+///
+/// ```
+/// use keras_cpu::rnn::{gru_backward, gru_forward, RnnDims};
+/// let d = RnnDims { batch: 1, steps: 1, units: 1 };
+/// let f = gru_forward(&[0.0f64; 3], &[0.0; 3], None, &[0.8], None, false, d)?;
+/// // d(final h)/d(h0) is z = 0.5 (the candidate does not depend on h0 when rk = 0).
+/// let (_, _, _, dh0) = gru_backward(&[0.0, 1.0], &[0.0; 3], false, &f, None, false, d)?;
+/// assert_eq!(dh0, vec![0.5]);
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+///
+/// # Errors
+/// When a buffer's length does not match `dims`.
+#[allow(clippy::type_complexity)]
+pub fn gru_backward<T: Float>(
+    dy: &[T],
+    rk: &[T],
+    has_rb: bool,
+    saved: &GruForward<T>,
+    mask: Option<&[bool]>,
+    zero_output_for_mask: bool,
+    dims: RnnDims,
+) -> Result<(Vec<T>, Vec<T>, Vec<T>, Vec<T>)> {
+    let (b, t, u, w) = dims.check(3, rk, mask)?;
+    check_len("dy", dy.len(), b * (t + 1) * u)?;
+    check_len("saved gates", saved.gates.len(), b * t * w)?;
+    let (zero, one) = (T::zero(), T::one());
+    let mut dxk = vec![zero; b * t * w];
+    // The gradient of m = h @ rk + rb per step: dxk's, but with r * (d hh) in the h block.
+    let mut dm = vec![zero; b * t * w];
+    let mut dh = vec![zero; b * u];
+    for r in 0..b {
+        dh[r * u..][..u].copy_from_slice(&dy[(r * (t + 1) + t) * u..][..u]);
+    }
+    let rk_t = MatRef::row_major(rk, u, w).t();
+    let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
+    rayon::scope(|_| -> Result<()> {
+        for s in (0..t).rev() {
+            dxk.par_chunks_mut(t * w)
+                .zip(dm.par_chunks_mut(t * w))
+                .zip(dh.par_chunks_mut(u))
+                .enumerate()
+                .with_min_len(rows_per_task)
+                .for_each(|(r, ((dx, dm), dh))| {
+                    let dout = &dy[(r * (t + 1) + s) * u..][..u];
+                    if mask.is_none_or(|m| m[r * t + s]) {
+                        let g = &saved.gates[(r * t + s) * w..][..w];
+                        let mh = &saved.mh[(r * t + s) * u..][..u];
+                        let h = &saved.h_in[(r * t + s) * u..][..u];
+                        let (dx, dm) = (&mut dx[s * w..][..w], &mut dm[s * w..][..w]);
+                        for j in 0..u {
+                            let (z, rr, hh) = (g[j], g[u + j], g[2 * u + j]);
+                            let dhn = dh[j] + dout[j];
+                            let dz = dhn * (h[j] - hh) * z * (one - z);
+                            let dhh = dhn * (one - z) * (one - hh * hh);
+                            let dr = dhh * mh[j] * rr * (one - rr);
+                            dx[j] = dz;
+                            dx[u + j] = dr;
+                            dx[2 * u + j] = dhh;
+                            dm[j] = dz;
+                            dm[u + j] = dr;
+                            dm[2 * u + j] = dhh * rr;
+                            // The GEMM below adds dm @ rk^T.
+                            dh[j] = dhn * z;
+                        }
+                    } else if !zero_output_for_mask {
+                        for (d, &o) in dh.iter_mut().zip(dout) {
+                            *d += o;
+                        }
+                    }
+                });
+            let dm_s = MatRef {
+                data: &dm[..],
+                offset: s * w,
+                rows: b,
+                cols: w,
+                row_stride: (t * w) as isize,
+                col_stride: 1,
+            };
+            gemm(dm_s, rk_t, &mut dh, one, true, true)?;
+        }
+        Ok(())
+    })?;
+    // d rk = sum over steps of h_in_s^T @ dm_s; d rb = the column sums of dm.
+    let mut drk = vec![zero; u * w];
+    gemm(
+        MatRef::row_major(&saved.h_in, b * t, u).t(),
+        MatRef::row_major(&dm, b * t, w),
+        &mut drk,
+        one,
+        false,
+        true,
+    )?;
+    let mut drb = vec![zero; if has_rb { w } else { 0 }];
+    if has_rb {
+        for row in dm.chunks(w) {
+            for (d, &v) in drb.iter_mut().zip(row) {
+                *d += v;
+            }
+        }
+    }
+    Ok((dxk, drk, drb, dh))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_data::data;
 
-    /// The loss `sum(y * weights)` of the packed output.
-    fn loss(a: [&[f64]; 4], m: Option<&[bool]>, z: bool, d: LstmDims) -> f64 {
-        let f = lstm_forward(a[0], a[1], a[2], a[3], m, z, d).unwrap();
-        let wts = data(f.y.len(), 99);
-        f.y.iter().zip(&wts).map(|(a, b)| a * b).sum()
+    /// `sum(y * weights)`, the loss whose gradient is the backward given `dy = weights`.
+    fn dot(y: &[f64], weights: &[f64]) -> f64 {
+        y.iter().zip(weights).map(|(a, b)| a * b).sum()
     }
 
-    /// Central differences of `loss` in every element of one of the four inputs.
-    fn numeric(which: usize, args: [&[f64]; 4], m: Option<&[bool]>, z: bool, d: LstmDims) -> Vec<f64> {
+    /// Checks `grads[k]` against central differences of `loss` in every element of `args[k]`.
+    fn check_numeric(what: &str, args: &[Vec<f64>], grads: &[&[f64]], loss: impl Fn(&[Vec<f64>]) -> f64) {
         let eps = 1e-6;
-        (0..args[which].len())
-            .map(|i| {
+        for (k, g) in grads.iter().enumerate() {
+            assert_eq!(g.len(), args[k].len(), "{what}: gradient {k} length");
+            for (i, &a) in g.iter().enumerate() {
                 let at = |delta: f64| {
-                    let mut v: Vec<Vec<f64>> = args.iter().map(|a| a.to_vec()).collect();
-                    v[which][i] += delta;
-                    loss([&v[0], &v[1], &v[2], &v[3]], m, z, d)
+                    let mut v = args.to_vec();
+                    v[k][i] += delta;
+                    loss(&v)
                 };
-                (at(eps) - at(-eps)) / (2.0 * eps)
-            })
-            .collect()
+                let e = (at(eps) - at(-eps)) / (2.0 * eps);
+                assert!((a - e).abs() < 1e-8, "{what}: input {k} element {i}: {a} vs {e}");
+            }
+        }
     }
+
+    const MASK: [bool; 12] = [
+        true, false, true, true, false, true, true, false, true, true, true, true,
+    ];
 
     #[test]
-    fn gradients_match_finite_differences() {
-        let d = LstmDims {
+    fn lstm_gradients_match_finite_differences() {
+        let d = RnnDims {
             batch: 3,
             steps: 4,
             units: 2,
         };
         let xk: Vec<f64> = data(3 * 4 * 8, 1).iter().map(|v| 4.0 * v).collect();
         let rk: Vec<f64> = data(2 * 8, 2).iter().map(|v| 2.0 * v).collect();
-        let (h0, c0) = (data(6, 3), data(6, 4));
-        let mask = [
-            true, false, true, true, false, true, true, false, true, true, true, true,
-        ];
-        for (m, z) in [(None, false), (Some(&mask[..]), false), (Some(&mask[..]), true)] {
-            let f = lstm_forward(&xk, &rk, &h0, &c0, m, z, d).unwrap();
+        let args = [xk, rk, data(6, 3), data(6, 4)];
+        for (m, z) in [(None, false), (Some(&MASK[..]), false), (Some(&MASK[..]), true)] {
+            let f = lstm_forward(&args[0], &args[1], &args[2], &args[3], m, z, d).unwrap();
             let dy = data(f.y.len(), 99);
-            let got = lstm_backward(&dy, &rk, &f, m, z, d).unwrap();
-            let args = [&xk[..], &rk[..], &h0[..], &c0[..]];
-            for (which, g) in [got.0, got.1, got.2, got.3].iter().enumerate() {
-                let num = numeric(which, args, m, z, d);
-                for (a, e) in g.iter().zip(&num) {
-                    assert!(
-                        (a - e).abs() < 1e-8,
-                        "input {which}, mask {m:?}, zero {z}: {a} vs {e}"
-                    );
-                }
+            let g = lstm_backward(&dy, &args[1], &f, m, z, d).unwrap();
+            let loss =
+                |a: &[Vec<f64>]| dot(&lstm_forward(&a[0], &a[1], &a[2], &a[3], m, z, d).unwrap().y, &dy);
+            check_numeric(
+                &format!("LSTM mask {m:?} zero {z}"),
+                &args,
+                &[&g.0, &g.1, &g.2, &g.3],
+                loss,
+            );
+        }
+    }
+
+    #[test]
+    fn gru_gradients_match_finite_differences() {
+        let d = RnnDims {
+            batch: 3,
+            steps: 4,
+            units: 2,
+        };
+        let xk: Vec<f64> = data(3 * 4 * 6, 5).iter().map(|v| 4.0 * v).collect();
+        let rk: Vec<f64> = data(2 * 6, 6).iter().map(|v| 2.0 * v).collect();
+        let args = [xk, rk, data(6, 7), data(6, 8)];
+        for (m, z) in [(None, false), (Some(&MASK[..]), false), (Some(&MASK[..]), true)] {
+            for n in [4, 3] {
+                // With the recurrent bias as the fourth input, and without it.
+                let fwd = |a: &[Vec<f64>]| {
+                    gru_forward(&a[0], &a[1], a.get(3).map(|v| &v[..]), &a[2], m, z, d).unwrap()
+                };
+                let f = fwd(&args[..n]);
+                let dy = data(f.y.len(), 99);
+                let g = gru_backward(&dy, &args[1], n == 4, &f, m, z, d).unwrap();
+                let grads: [&[f64]; 4] = [&g.0, &g.1, &g.3, &g.2];
+                let what = format!("GRU mask {m:?} zero {z} inputs {n}");
+                check_numeric(&what, &args[..n], &grads[..n], |a| dot(&fwd(a).y, &dy));
             }
         }
     }
@@ -391,7 +675,7 @@ mod tests {
     #[test]
     fn parallel_rows_match_single_rows() {
         let (b, t, u) = (64, 3, 32);
-        let d = LstmDims {
+        let d = RnnDims {
             batch: b,
             steps: t,
             units: u,
@@ -403,7 +687,7 @@ mod tests {
         let all = lstm_forward(&xk, &rk, &h0, &c0, Some(&mask), false, d).unwrap();
         let dy = data(all.y.len(), 5);
         let grads = lstm_backward(&dy, &rk, &all, Some(&mask), false, d).unwrap();
-        let one = LstmDims { batch: 1, ..d };
+        let one = RnnDims { batch: 1, ..d };
         let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
         for r in [0, 31, 63] {
             let row = |v: &[f64], n: usize| v[r * n..][..n].to_vec();
@@ -430,7 +714,7 @@ mod tests {
 
     #[test]
     fn masked_steps_keep_the_states() {
-        let d = LstmDims {
+        let d = RnnDims {
             batch: 1,
             steps: 3,
             units: 2,
@@ -442,7 +726,7 @@ mod tests {
         // Without the masked middle step the sequence is steps 0 and 2.
         let mut short = xk[..8].to_vec();
         short.extend_from_slice(&xk[16..]);
-        let d2 = LstmDims { steps: 2, ..d };
+        let d2 = RnnDims { steps: 2, ..d };
         let two = lstm_forward(&short, &rk, &h0, &c0, None, false, d2).unwrap();
         assert_eq!(&all.y[6..10], &two.y[4..8]); // final h and c
         assert_eq!(&all.y[2..4], &all.y[0..2]); // the masked step repeats the previous h
@@ -452,7 +736,7 @@ mod tests {
 
     #[test]
     fn wrong_lengths_are_errors() {
-        let d = LstmDims {
+        let d = RnnDims {
             batch: 2,
             steps: 3,
             units: 1,

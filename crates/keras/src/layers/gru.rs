@@ -1,11 +1,11 @@
 //! `GRU`: the gated recurrent unit layer, with Keras 3's gate formulas (both `reset_after`
 //! conventions).
 
-use super::rnn_common::{rnn_builders, rnn_layer_common, RnnCore};
+use super::rnn_common::{rnn_builders, rnn_layer_common, RnnCore, SequenceFn};
 use super::{field, Layer, Shape};
 use crate::activations::Activation;
 use crate::Variable;
-use keras_tensor::{DType, Result, Tensor};
+use keras_tensor::{DType, Device, Result, Tensor};
 use serde_json::{json, Value};
 
 /// Gated recurrent unit, as `keras.layers.GRU`.
@@ -32,6 +32,10 @@ use serde_json::{json, Value};
 /// With an input mask (from `Embedding(mask_zero)` or `Masking`), a masked step leaves the
 /// states unchanged and outputs the previous `h` (zeros with `zero_output_for_mask`), as
 /// Keras does; the output keeps the mask with `return_sequences`.
+///
+/// With the defaults (tanh, sigmoid, `reset_after`) the time loop runs on the CPU as one op
+/// with a hand-written gradient, [`Tensor::gru_sequence`] (as Keras picks cuDNN's fused
+/// kernel for them); other settings and recurrent dropout while training run step by step.
 ///
 /// With [`GRU::stateful`], the final states (h) of a call, masked steps kept, are the
 /// initial states of the next call (Keras's `stateful=True`); the batch size must then be
@@ -143,13 +147,24 @@ impl GRU {
         };
         let (act, rec_act) = (self.activation, self.recurrent_activation);
         let blocks = if self.reset_after { 3 } else { 2 };
+        // Keras's defaults run as one fused op (as Keras picks cuDNN's kernel for them).
+        let fused = self.reset_after
+            && act == Activation::Tanh
+            && rec_act == Activation::Sigmoid
+            && x.device() == &Device::Cpu;
+        let zero_output = self.core.zero_output_for_mask;
+        let sequence = |xk: &Tensor, states: &[Tensor], mask: Option<&Tensor>| {
+            let (hs, h) = xk.gru_sequence(rk, recurrent_bias.as_ref(), &states[0], mask, zero_output)?;
+            Ok((hs, vec![h]))
+        };
+        let sequence: Option<&SequenceFn> = if fused { Some(&sequence) } else { None };
         self.core.run(
             x,
             mask,
             k,
             input_bias.as_ref(),
             training,
-            None,
+            sequence,
             |xk, h_in, states| {
                 let xg = xk.split(&[u, u, u], 1)?;
                 let mut inner = h_in.matmul(&rk_zr)?;
@@ -250,11 +265,19 @@ mod tests {
     #[test]
     fn gradients_through_time_match_finite_differences() {
         let cpu = Device::Cpu;
-        for (reset_after, backwards) in [(true, false), (false, true)] {
+        // Keras's defaults run as the fused op; reset_after = false and other activations
+        // step by step.
+        for (reset_after, backwards, activation) in [
+            (true, false, "tanh"),
+            (false, true, "tanh"),
+            (true, true, "sigmoid"),
+        ] {
             let mut l = GRU::new(3)
                 .return_sequences(true)
                 .go_backwards(backwards)
-                .reset_after(reset_after);
+                .reset_after(reset_after)
+                .activation(activation)
+                .unwrap();
             l.build(&[None, Some(4), Some(2)]).unwrap();
             let x = Tensor::random_normal(&[2, 4, 2], 0.0, 1.0, 5, DType::F64, &cpu).unwrap();
             let (k, rk, b) = l.core.weight_values().unwrap();

@@ -23,6 +23,10 @@ use serde_json::{json, Value};
 /// states unchanged and outputs the previous `h` (zeros with `zero_output_for_mask`), as
 /// Keras does; the output keeps the mask with `return_sequences`.
 ///
+/// With the default activations (tanh, sigmoid) the time loop runs on the CPU as one op with
+/// a hand-written gradient, [`Tensor::lstm_sequence`] (as Keras picks cuDNN's fused kernel
+/// for them); other activations and recurrent dropout while training run step by step.
+///
 /// With [`LSTM::stateful`], the final states (h and c) of a call, masked steps kept, are the
 /// initial states of the next call (Keras's `stateful=True`); the batch size must then be
 /// fixed, and [`Layer::reset_state`] sets the states back to zeros.
