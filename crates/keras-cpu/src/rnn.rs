@@ -63,6 +63,23 @@ pub struct LstmForward<T> {
     pub h_in: Vec<T>,
 }
 
+/// Sets the values below the smallest normal float to zero. The gradients carried back
+/// through time shrink geometrically (by the forget or update gate, about 0.5 per step for a
+/// fresh GRU), and after a hundred or so steps they are subnormal, where x86 arithmetic is
+/// about a hundred times slower: a GRU over 200 steps spent three quarters of its training
+/// step in GEMMs over subnormal gradients (5% of its input projections' gradient). The
+/// backward passes flush the carried gradients and each step's gate gradients; this changes
+/// results by less than `f32::MIN_POSITIVE` (1.2e-38), as the flush-to-zero mode
+/// TensorFlow's CPU kernels run in.
+fn flush_subnormals<T: Float>(v: &mut [T]) {
+    let tiny = T::min_positive_value();
+    for x in v {
+        if x.abs() < tiny {
+            *x = T::zero();
+        }
+    }
+}
+
 fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
     if got == want {
         Ok(())
@@ -284,6 +301,8 @@ pub fn lstm_backward<T: Float>(
                 col_stride: 1,
             };
             gemm(dz_s, rk_t, &mut dh, one, true, true)?;
+            flush_subnormals(&mut dh);
+            flush_subnormals(&mut dc);
         }
         Ok(())
     })?;
@@ -335,6 +354,7 @@ fn backward_row<T: Float>(
         dc[j] = dcn * f;
         dh[j] = T::zero();
     }
+    flush_subnormals(dz);
 }
 
 /// What [`gru_forward`] returns: the packed output and what [`gru_backward`] needs.
@@ -550,6 +570,8 @@ pub fn gru_backward<T: Float>(
                             // The GEMM below adds dm @ rk^T.
                             dh[j] = dhn * z;
                         }
+                        flush_subnormals(dx);
+                        flush_subnormals(dm);
                     } else if !zero_output_for_mask {
                         for (d, &o) in dh.iter_mut().zip(dout) {
                             *d += o;
@@ -565,6 +587,7 @@ pub fn gru_backward<T: Float>(
                 col_stride: 1,
             };
             gemm(dm_s, rk_t, &mut dh, one, true, true)?;
+            flush_subnormals(&mut dh);
         }
         Ok(())
     })?;
@@ -619,6 +642,26 @@ mod tests {
     const MASK: [bool; 12] = [
         true, false, true, true, false, true, true, false, true, true, true, true,
     ];
+
+    #[test]
+    fn subnormal_carries_are_flushed() {
+        let mut v = [1e-39f32, -1e-40, f32::MIN_POSITIVE, -2e-38, 0.5, f32::NAN];
+        flush_subnormals(&mut v);
+        assert_eq!(v[..5], [0.0, 0.0, f32::MIN_POSITIVE, -2e-38, 0.5]);
+        assert!(v[5].is_nan());
+        // A GRU whose update gate keeps half the gradient per step: after 140 steps the
+        // gradient reaching h0 would be 2^-140 (subnormal in f32); it is 0 instead.
+        let d = RnnDims {
+            batch: 1,
+            steps: 140,
+            units: 1,
+        };
+        let f = gru_forward(&[0.0f32; 420], &[0.0; 3], None, &[0.3], None, false, d).unwrap();
+        let mut dy = vec![0.0f32; 141];
+        dy[140] = 1.0;
+        let (_, _, _, dh0) = gru_backward(&dy, &[0.0; 3], false, &f, None, false, d).unwrap();
+        assert_eq!(dh0, vec![0.0]);
+    }
 
     #[test]
     fn lstm_gradients_match_finite_differences() {
