@@ -80,6 +80,34 @@ fn flush_subnormals<T: Float>(v: &mut [T]) {
     }
 }
 
+/// The rows of step `s` in a batch-major `(b, t, w)` buffer, as a `b x w` matrix.
+fn step_rows<T>(buf: &[T], s: usize, b: usize, t: usize, w: usize) -> MatRef<'_, T> {
+    MatRef {
+        data: buf,
+        offset: s * w,
+        rows: b,
+        cols: w,
+        row_stride: (t * w) as isize,
+        col_stride: 1,
+    }
+}
+
+/// The recurrent kernel's gradient `(u, w)`: the sum over steps of `h_in_s^T @ d_s`, one
+/// product over all `b·t` rows of `h_in (b, t, u)` and `d (b, t, w)`.
+fn kernel_gradient<T: Float>(h_in: &[T], d: &[T], u: usize, w: usize) -> Result<Vec<T>> {
+    let rows = h_in.len() / u.max(1);
+    let mut drk = vec![T::zero(); u * w];
+    gemm(
+        MatRef::row_major(h_in, rows, u).t(),
+        MatRef::row_major(d, rows, w),
+        &mut drk,
+        T::one(),
+        false,
+        true,
+    )?;
+    Ok(drk)
+}
+
 fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
     if got == want {
         Ok(())
@@ -292,30 +320,13 @@ pub fn lstm_backward<T: Float>(
                     },
                 );
             // d h_prev += dz_s @ rk^T (a masked row's dz is 0).
-            let dz_s = MatRef {
-                data: &dxk[..],
-                offset: s * w,
-                rows: b,
-                cols: w,
-                row_stride: (t * w) as isize,
-                col_stride: 1,
-            };
-            gemm(dz_s, rk_t, &mut dh, one, true, true)?;
+            gemm(step_rows(&dxk, s, b, t, w), rk_t, &mut dh, one, true, true)?;
             flush_subnormals(&mut dh);
             flush_subnormals(&mut dc);
         }
         Ok(())
     })?;
-    // d rk = sum over steps of h_in_s^T @ dz_s: one product over all (b·t) rows.
-    let mut drk = vec![zero; u * w];
-    gemm(
-        MatRef::row_major(&saved.h_in, b * t, u).t(),
-        MatRef::row_major(&dxk, b * t, w),
-        &mut drk,
-        one,
-        false,
-        true,
-    )?;
+    let drk = kernel_gradient(&saved.h_in, &dxk, u, w)?;
     Ok((dxk, drk, dh, dc))
 }
 
@@ -578,29 +589,13 @@ pub fn gru_backward<T: Float>(
                         }
                     }
                 });
-            let dm_s = MatRef {
-                data: &dm[..],
-                offset: s * w,
-                rows: b,
-                cols: w,
-                row_stride: (t * w) as isize,
-                col_stride: 1,
-            };
-            gemm(dm_s, rk_t, &mut dh, one, true, true)?;
+            gemm(step_rows(&dm, s, b, t, w), rk_t, &mut dh, one, true, true)?;
             flush_subnormals(&mut dh);
         }
         Ok(())
     })?;
-    // d rk = sum over steps of h_in_s^T @ dm_s; d rb = the column sums of dm.
-    let mut drk = vec![zero; u * w];
-    gemm(
-        MatRef::row_major(&saved.h_in, b * t, u).t(),
-        MatRef::row_major(&dm, b * t, w),
-        &mut drk,
-        one,
-        false,
-        true,
-    )?;
+    // d rb = the column sums of dm.
+    let drk = kernel_gradient(&saved.h_in, &dm, u, w)?;
     let mut drb = vec![zero; if has_rb { w } else { 0 }];
     if has_rb {
         for row in dm.chunks(w) {
