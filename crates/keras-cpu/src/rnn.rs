@@ -53,7 +53,8 @@ impl RnnDims {
 /// What [`lstm_forward`] returns: the packed output and what [`lstm_backward`] needs.
 #[derive(Clone, Debug)]
 pub struct LstmForward<T> {
-    /// `(b, t + 2, u)`: the output of every step, then the final `h`, then the final `c`.
+    /// `(b, t + 2, u)`: the output of every step, then the final `h`, then the final `c`
+    /// (not read by [`lstm_backward`]).
     pub y: Vec<T>,
     /// `(b, t, 4u)`: the activated gates `i, f, g, o` of every step.
     pub gates: Vec<T>,
@@ -371,7 +372,8 @@ fn backward_row<T: Float>(
 /// What [`gru_forward`] returns: the packed output and what [`gru_backward`] needs.
 #[derive(Clone, Debug)]
 pub struct GruForward<T> {
-    /// `(b, t + 1, u)`: the output of every step, then the final `h`.
+    /// `(b, t + 1, u)`: the output of every step, then the final `h` (not read by
+    /// [`gru_backward`]).
     pub y: Vec<T>,
     /// `(b, t, 3u)`: the update gate `z`, the reset gate `r` and the candidate `hh` of every
     /// step.

@@ -252,10 +252,11 @@ fn lstm<T: Float + StorageElement>(
     let values = |x: &Tensor| with_values(LSTM, x, <[T]>::to_vec);
     let (rk, h0, c0) = (values(&x[1])?, values(&x[2])?, values(&x[3])?);
     let m = mask.as_deref();
-    let saved = with_values(LSTM, &x[0], |xk: &[T]| {
+    let mut saved = with_values(LSTM, &x[0], |xk: &[T]| {
         lstm_forward(xk, &rk, &h0, &c0, m, zero_output, dims)
     })??;
-    let y = Tensor::from_cpu(T::wrap(saved.y.clone()), &[b, t + 2, u]);
+    // The output moves into the tensor; the gradient rule keeps only what backward reads.
+    let y = Tensor::from_cpu(T::wrap(std::mem::take(&mut saved.y)), &[b, t + 2, u]);
     let saved = Arc::new(saved);
     let inputs: Vec<&Tensor> = x.iter().collect();
     Ok(y.record(LSTM, &inputs, move |dy| {
@@ -288,10 +289,11 @@ fn gru<T: Float + StorageElement>(
     let (rk, h0) = (values(&x[1])?, values(&x[2])?);
     let rb = x.get(3).map(values).transpose()?;
     let m = mask.as_deref();
-    let saved = with_values(GRU, &x[0], |xk: &[T]| {
+    let mut saved = with_values(GRU, &x[0], |xk: &[T]| {
         gru_forward(xk, &rk, rb.as_deref(), &h0, m, zero_output, dims)
     })??;
-    let y = Tensor::from_cpu(T::wrap(saved.y.clone()), &[b, t + 1, u]);
+    // The output moves into the tensor; the gradient rule keeps only what backward reads.
+    let y = Tensor::from_cpu(T::wrap(std::mem::take(&mut saved.y)), &[b, t + 1, u]);
     let saved = Arc::new(saved);
     let has_rb = rb.is_some();
     let inputs: Vec<&Tensor> = x.iter().collect();
