@@ -52,6 +52,13 @@ pub enum Backward {
     AddAt(keras_backend::Layout),
 }
 
+/// `Some(grad())` when `input` is tracked, else `None` without computing it: gradient rules of
+/// costly ops use it so that, e.g., a first layer never computes the gradient of its data.
+/// (The walk drops gradients of untracked inputs anyway; this only saves the work.)
+pub(crate) fn grad_if(input_tracked: bool, grad: impl FnOnce() -> Result<Tensor>) -> Result<Option<Tensor>> {
+    input_tracked.then(grad).transpose()
+}
+
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Node({}, {} inputs)", self.op, self.inputs.len())

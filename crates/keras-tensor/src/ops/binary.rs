@@ -1,10 +1,11 @@
 //! Elementwise functions of two tensors with NumPy broadcasting and Keras dtype promotion,
 //! comparisons, and their gradients.
 
+use crate::autodiff::grad_if;
 use crate::Tensor;
 use keras_backend::layout::broadcast_shapes;
 use keras_backend::op::{BinaryOp, CmpOp};
-use keras_backend::{DType, Result};
+use keras_backend::{DType, Error, Result};
 
 impl Tensor {
     /// Casts both operands to their promoted dtype ([`DType::promote`]).
@@ -73,11 +74,9 @@ impl Tensor {
     }
 }
 
-/// Sums a broadcast gradient back to an operand's shape.
-fn unbroadcast(g: Tensor, shape: &[usize]) -> Result<Option<Tensor>> {
-    Ok(Some(g.sum_to(shape)?))
-}
-
+/// The gradients of both operands, each computed only when that operand is tracked (a
+/// scalar or constant operand costs no backward pass) and summed back to its shape where it
+/// was broadcast.
 fn binary_backward(
     op: BinaryOp,
     a: &Tensor,
@@ -85,36 +84,50 @@ fn binary_backward(
     y: &Tensor,
     g: &Tensor,
 ) -> Result<Vec<Option<Tensor>>> {
+    if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
+        return Ok(vec![None, None]);
+    }
+    let ga = grad_if(a.is_tracked(), || {
+        operand_grad(op, true, a, b, y, g)?.sum_to(a.shape())
+    })?;
+    let gb = grad_if(b.is_tracked(), || {
+        operand_grad(op, false, a, b, y, g)?.sum_to(b.shape())
+    })?;
+    Ok(vec![ga, gb])
+}
+
+/// The gradient of `y = op(a, b)` with respect to `a` (`first`) or `b`, at the broadcast
+/// shape.
+fn operand_grad(op: BinaryOp, first: bool, a: &Tensor, b: &Tensor, y: &Tensor, g: &Tensor) -> Result<Tensor> {
     use BinaryOp::*;
-    let (ga, gb) = match op {
-        Add => (g.clone(), g.clone()),
-        Sub => (g.clone(), g.neg()?),
-        Mul => (g.mul(b)?, g.mul(a)?),
-        Div => (g.div(b)?, g.mul(y)?.div(b)?.neg()?),
-        Pow => {
-            // d/da a^b = b a^(b-1);  d/db a^b = a^b ln a, taken as 0 where a == 0.
-            let ga = g.mul(b)?.mul(&a.pow(&b.sub_scalar(1.0)?)?)?;
+    match (op, first) {
+        (Add, _) | (Sub, true) => Ok(g.clone()),
+        (Sub, false) => g.neg(),
+        (Mul, true) => g.mul(b),
+        (Mul, false) => g.mul(a),
+        (Div, true) => g.div(b),
+        (Div, false) => g.mul(y)?.div(b)?.neg(),
+        // d/da a^b = b a^(b-1)
+        (Pow, true) => g.mul(b)?.mul(&a.pow(&b.sub_scalar(1.0)?)?),
+        // d/db a^b = a^b ln a, taken as 0 where a == 0.
+        (Pow, false) => {
             let zero = a.scalar_like(0.0)?;
-            let safe_a = Tensor::where_cond(&a.eq(&zero)?, &a.ones_like()?, a)?;
-            let gb = g.mul(&Tensor::where_cond(
-                &a.eq(&zero)?,
-                &zero,
-                &y.mul(&safe_a.log()?)?,
-            )?)?;
-            (ga, gb)
+            let at_zero = a.eq(&zero)?;
+            let safe_a = Tensor::where_cond(&at_zero, &a.ones_like()?, a)?;
+            g.mul(&Tensor::where_cond(&at_zero, &zero, &y.mul(&safe_a.log()?)?)?)
         }
         // Ties send the gradient to the first operand (TensorFlow's convention).
-        Maximum | Minimum => {
-            let first = if op == Maximum { a.ge(b)? } else { a.le(b)? };
+        (Maximum | Minimum, _) => {
+            let a_wins = if op == Maximum { a.ge(b)? } else { a.le(b)? };
             let zero = g.scalar_like(0.0)?;
-            (
-                Tensor::where_cond(&first, g, &zero)?,
-                Tensor::where_cond(&first, &zero, g)?,
-            )
+            if first {
+                Tensor::where_cond(&a_wins, g, &zero)
+            } else {
+                Tensor::where_cond(&a_wins, &zero, g)
+            }
         }
-        LogicalAnd | LogicalOr => return Ok(vec![None, None]),
-    };
-    Ok(vec![unbroadcast(ga, a.shape())?, unbroadcast(gb, b.shape())?])
+        (LogicalAnd | LogicalOr, _) => Err(Error::Autodiff(format!("{op:?} has no gradient"))),
+    }
 }
 
 macro_rules! binary_methods {

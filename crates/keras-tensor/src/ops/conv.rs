@@ -5,6 +5,7 @@
 //! its input gradient (which is also the transposed convolution) and its kernel gradient.
 //! Each one's backward is written with the other two, so every pass is differentiable.
 
+use crate::autodiff::grad_if;
 use crate::Tensor;
 use keras_backend::op::Conv2dParams;
 use keras_backend::{DType, Error, Result};
@@ -438,8 +439,8 @@ fn conv_forward(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     Ok(
         Tensor::from_cpu(out, &conv_shape(&p, true)).record("conv2d", &[x, w], move |g| {
             Ok(vec![
-                Some(conv_input_grad(g, &ws, p)?),
-                Some(conv_kernel_grad(&xs, g, p)?),
+                grad_if(xs.is_tracked(), || conv_input_grad(g, &ws, p))?,
+                grad_if(ws.is_tracked(), || conv_kernel_grad(&xs, g, p))?,
             ])
         }),
     )
@@ -454,8 +455,8 @@ fn conv_input_grad(dy: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
         Tensor::from_cpu(out, &conv_shape(&p, false)).record("conv_transpose", &[dy, w], move |g| {
             // d<g, T(dy, w)> / d dy = conv(g, w);  / d w = kernel_grad(g as x, dy)
             Ok(vec![
-                Some(conv_forward(g, &ws, p)?),
-                Some(conv_kernel_grad(g, &dys, p)?),
+                grad_if(dys.is_tracked(), || conv_forward(g, &ws, p))?,
+                grad_if(ws.is_tracked(), || conv_kernel_grad(g, &dys, p))?,
             ])
         }),
     )
@@ -468,8 +469,8 @@ fn conv_kernel_grad(x: &Tensor, dy: &Tensor, p: Conv2dParams) -> Result<Tensor> 
     Ok(
         Tensor::from_cpu(out, &kernel_shape(&p)).record("conv2d_kernel_grad", &[x, dy], move |g| {
             Ok(vec![
-                Some(conv_input_grad(&dys, g, p)?),
-                Some(conv_forward(&xs, g, p)?),
+                grad_if(xs.is_tracked(), || conv_input_grad(&dys, g, p))?,
+                grad_if(dys.is_tracked(), || conv_forward(&xs, g, p))?,
             ])
         }),
     )

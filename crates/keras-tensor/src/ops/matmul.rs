@@ -1,5 +1,6 @@
 //! Matrix products with NumPy `matmul` semantics (batch broadcasting, 1-D operands).
 
+use crate::autodiff::grad_if;
 use crate::Tensor;
 use keras_backend::layout::broadcast_shapes;
 use keras_backend::{Error, Result};
@@ -74,9 +75,13 @@ impl Tensor {
         let (x, y) = (a.clone(), b.clone());
         Ok(
             Tensor::from_cpu(out, &shape).record("matmul", &[&a, &b], move |g| {
-                let ga = g.matmul_nd(&y.transpose(-1, -2)?)?.sum_to(x.shape())?;
-                let gb = x.transpose(-1, -2)?.matmul_nd(g)?.sum_to(y.shape())?;
-                Ok(vec![Some(ga), Some(gb)])
+                let ga = grad_if(x.is_tracked(), || {
+                    g.matmul_nd(&y.transpose(-1, -2)?)?.sum_to(x.shape())
+                })?;
+                let gb = grad_if(y.is_tracked(), || {
+                    x.transpose(-1, -2)?.matmul_nd(g)?.sum_to(y.shape())
+                })?;
+                Ok(vec![ga, gb])
             }),
         )
     }
