@@ -309,4 +309,11 @@ pub enum RandomDist {
         /// Probability of a 1.
         p: f64,
     },
+    /// A dropout mask: `1 / (1 - rate)` with probability `1 - rate`, else 0 (so the mask has
+    /// mean 1). Each Philox block gives four elements their 32 random bits, which makes it
+    /// about four times cheaper to draw than [`RandomDist::Bernoulli`].
+    Dropout {
+        /// Probability of a 0, in `[0, 1)`.
+        rate: f64,
+    },
 }

@@ -68,9 +68,34 @@ fn std_normal(w: [u32; 4]) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// Elements `4 * block .. 4 * block + 4` of a tensor drawn from `dist` with `seed`: the same
+/// values as four calls of [`sample`], from one Philox block where the distribution needs only
+/// one word per element ([`RandomDist::Dropout`]).
+///
+/// ```
+/// use keras_backend::{op::RandomDist, random::{sample, sample_block}};
+/// let d = RandomDist::Dropout { rate: 0.25 };
+/// let four = sample_block(d, 9, 5);
+/// assert_eq!(four[2], sample(d, 9, 22));
+/// assert!(four.iter().all(|&v| v == 0.0 || v == 1.0 / 0.75));
+/// ```
+pub fn sample_block(dist: RandomDist, seed: u64, block: u64) -> [f64; 4] {
+    match dist {
+        RandomDist::Dropout { rate } => {
+            let keep = 1.0 - rate;
+            // Word w < keep * 2^32 with probability keep (to within 2^-32).
+            let threshold = (keep * 4_294_967_296.0) as u64;
+            let scale = 1.0 / keep;
+            bits(seed, block, 0).map(|w| if (w as u64) < threshold { scale } else { 0.0 })
+        }
+        _ => std::array::from_fn(|j| sample(dist, seed, 4 * block + j as u64)),
+    }
+}
+
 /// Element `index` of a tensor drawn from `dist` with `seed`.
 pub fn sample(dist: RandomDist, seed: u64, index: u64) -> f64 {
     match dist {
+        RandomDist::Dropout { .. } => sample_block(dist, seed, index / 4)[(index % 4) as usize],
         RandomDist::Uniform { low, high } => {
             let w = bits(seed, index, 0);
             let v = low + (high - low) * unit_f64(w[0], w[1]);
@@ -144,6 +169,23 @@ mod tests {
         assert!(m.abs() < 0.01 && (v - 0.7737).abs() < 0.01, "{m} {v}");
         let (m, _) = moments(RandomDist::Bernoulli { p: 0.3 }, n);
         assert!((m - 0.3).abs() < 0.006, "{m}");
+        // Mask 1/0.7 with probability 0.7: mean 1, variance 0.3/0.7.
+        let (m, v) = moments(RandomDist::Dropout { rate: 0.3 }, n);
+        assert!((m - 1.0).abs() < 0.01 && (v - 0.3 / 0.7).abs() < 0.01, "{m} {v}");
+    }
+
+    #[test]
+    fn dropout_masks_use_every_word_of_a_block_independently() {
+        // Neighbours within a block must not be correlated: P(both kept) = keep^2.
+        let d = RandomDist::Dropout { rate: 0.5 };
+        let n = 40_000u64;
+        for lag in 1..4 {
+            let both = (0..n)
+                .filter(|&i| sample(d, 3, 4 * i) != 0.0 && sample(d, 3, 4 * i + lag) != 0.0)
+                .count() as f64
+                / n as f64;
+            assert!((both - 0.25).abs() < 0.01, "lag {lag}: {both}");
+        }
     }
 
     #[test]

@@ -455,9 +455,13 @@ pub fn random(dist: keras_backend::op::RandomDist, seed: u64, n: usize, dtype: D
     // converted once.
     fn fill<T: StorageElement>(dist: keras_backend::op::RandomDist, seed: u64, n: usize) -> CpuStorage {
         let mut vals = vec![T::default(); n];
+        // Chunks start at multiples of 4: each run of four elements is one `sample_block`.
         vals.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
-            for (j, x) in chunk.iter_mut().enumerate() {
-                *x = T::from_f64(keras_backend::random::sample(dist, seed, (c * 4096 + j) as u64));
+            for (q, xs) in chunk.chunks_mut(4).enumerate() {
+                let block = keras_backend::random::sample_block(dist, seed, (c * 1024 + q) as u64);
+                for (x, &v) in xs.iter_mut().zip(&block) {
+                    *x = T::from_f64(v);
+                }
             }
         });
         T::wrap(vals)

@@ -123,8 +123,7 @@ impl Layer for Dropout {
                 ns.iter().zip(x.shape()).map(|(n, &d)| n.unwrap_or(d)).collect()
             }
         };
-        let keep = Tensor::bernoulli(&shape, 1.0 - self.rate, next_seed(), x.dtype(), x.device())?;
-        x.mul(&keep)?.div_scalar(1.0 - self.rate)
+        x.dropout(self.rate, Some(&shape), next_seed())
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);

@@ -646,14 +646,7 @@ impl MultiHeadAttention {
             }
         };
         let dropped = if training && self.dropout > 0.0 {
-            let keep = Tensor::bernoulli(
-                dist.shape(),
-                1.0 - self.dropout,
-                next_seed(),
-                dist.dtype(),
-                dist.device(),
-            )?;
-            dist.mul(&keep)?.div_scalar(1.0 - self.dropout)?
+            dist.dropout(self.dropout, None, next_seed())?
         } else {
             dist.clone()
         };

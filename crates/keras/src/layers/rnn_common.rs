@@ -416,18 +416,16 @@ impl RnnCore {
             x.clone()
         };
         if training && self.dropout > 0.0 {
-            let keep = Tensor::bernoulli(&[b, 1, f], 1.0 - self.dropout, next_seed(), x.dtype(), x.device())?;
-            x = x.mul(&keep.div_scalar(1.0 - self.dropout)?)?;
+            x = x.dropout(self.dropout, Some(&[b, 1, f]), next_seed())?;
         }
         let rec_mask = if training && self.recurrent_dropout > 0.0 {
-            let keep = Tensor::bernoulli(
+            Some(Tensor::dropout_mask(
                 &[b, u],
-                1.0 - self.recurrent_dropout,
+                self.recurrent_dropout,
                 next_seed(),
                 x.dtype(),
                 x.device(),
-            )?;
-            Some(keep.div_scalar(1.0 - self.recurrent_dropout)?)
+            )?)
         } else {
             None
         };
