@@ -117,3 +117,219 @@ pub fn unary(op: UnaryOp, s: &CpuStorage, layout: &Layout) -> Result<CpuStorage>
     };
     Ok(out.ok_or_else(unsupported)?.narrow_to(widened))
 }
+
+/// Runs `$body` with `$d` bound to the derivative of `$op` written as a function of its
+/// output `y`, for the ops where that is possible and cheap (`Relu`: `y > 0`; `Sigmoid`:
+/// `y (1 - y)`; `Tanh`: `1 - y²`; `Exp`: `y`; `None`, the identity: 1); returns `None` from
+/// the enclosing function for any other op. Each arm is its own closure, so the loops in
+/// `$body` inline and vectorize it.
+macro_rules! with_derivative {
+    ($op:expr, $t:ty, |$d:ident| $body:expr) => {
+        match $op {
+            None => {
+                let $d = |_: $t| <$t>::one();
+                $body
+            }
+            Some(UnaryOp::Relu) => {
+                let $d = |y: $t| {
+                    if y > <$t>::zero() {
+                        <$t>::one()
+                    } else {
+                        <$t>::zero()
+                    }
+                };
+                $body
+            }
+            Some(UnaryOp::Sigmoid) => {
+                let $d = |y: $t| y * (<$t>::one() - y);
+                $body
+            }
+            Some(UnaryOp::Tanh) => {
+                let $d = |y: $t| <$t>::one() - y * y;
+                $body
+            }
+            Some(UnaryOp::Exp) => {
+                let $d = |y: $t| y;
+                $body
+            }
+            Some(_) => return None,
+        }
+    };
+}
+
+/// Whether [`unary_grad`] and [`bias_unary_backward`] handle `op` (`None`: the identity).
+pub fn grad_fuses(op: Option<UnaryOp>) -> bool {
+    use UnaryOp::*;
+    op.is_none_or(|op| matches!(op, Relu | Sigmoid | Tanh | Exp))
+}
+
+/// `g * f'(x)` for `y = f(x)` in one pass, from the output `y` (contiguous, like `g`), for the
+/// ops [`grad_fuses`] accepts and `f32`/`f64`; `None` otherwise (the caller composes it).
+///
+/// ```
+/// use keras_backend::op::UnaryOp;
+/// use keras_cpu::{unary::unary_grad, CpuStorage};
+/// let y = CpuStorage::F32(vec![0.0, 2.0]);
+/// let g = CpuStorage::F32(vec![5.0, 5.0]);
+/// assert_eq!(unary_grad(UnaryOp::Relu, &y, &g), Some(CpuStorage::F32(vec![0.0, 5.0])));
+/// ```
+pub fn unary_grad(op: UnaryOp, y: &CpuStorage, g: &CpuStorage) -> Option<CpuStorage> {
+    fn go<T: Float>(op: UnaryOp, y: &[T], g: &[T]) -> Option<Vec<T>> {
+        if y.len() != g.len() {
+            return None;
+        }
+        with_derivative!(Some(op), T, |d| Some(zip_map(y, g, |y, g| g * d(y))))
+    }
+    match (y, g) {
+        (CpuStorage::F32(y), CpuStorage::F32(g)) => go(op, y, g).map(CpuStorage::F32),
+        (CpuStorage::F64(y), CpuStorage::F64(g)) => go(op, y, g).map(CpuStorage::F64),
+        _ => None,
+    }
+}
+
+/// `f(a, b)` elementwise over two equal-length slices, in parallel for large ones.
+fn zip_map<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
+    let mut out = vec![T::zero(); a.len()];
+    let run = |(o, (a, b)): (&mut [T], (&[T], &[T]))| {
+        for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+            *o = f(a, b);
+        }
+    };
+    if a.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(4096)
+            .zip(a.par_chunks(4096).zip(b.par_chunks(4096)))
+            .for_each(run);
+    } else {
+        run((&mut out, (a, b)));
+    }
+    out
+}
+
+/// `y = f(x + bias)` with `bias` (length `c`) added along the last axis of the contiguous
+/// `x` (`rows x c`), in one pass: the tail of a dense or convolution layer. `op` `None` is
+/// the identity. Returns `None` for dtypes other than `f32`/`f64`, mismatched lengths or an op
+/// [`grad_fuses`] rejects.
+///
+/// ```
+/// use keras_backend::op::UnaryOp;
+/// use keras_cpu::{unary::bias_unary, CpuStorage};
+/// let x = CpuStorage::F32(vec![1.0, -3.0, 0.5, 0.5]);
+/// let b = CpuStorage::F32(vec![1.0, 1.0]);
+/// let y = bias_unary(Some(UnaryOp::Relu), &x, &b).unwrap();
+/// assert_eq!(y, CpuStorage::F32(vec![2.0, 0.0, 1.5, 1.5]));
+/// ```
+pub fn bias_unary(op: Option<UnaryOp>, x: &CpuStorage, bias: &CpuStorage) -> Option<CpuStorage> {
+    fn go<T: Float>(op: Option<UnaryOp>, x: &[T], b: &[T]) -> Option<Vec<T>> {
+        let c = b.len();
+        if !grad_fuses(op) || c == 0 || x.len() % c != 0 {
+            return None;
+        }
+        let mut y = vec![T::zero(); x.len()];
+        let rows_per = (4096 / c).max(1) * c;
+        let run = |(y, x): (&mut [T], &[T])| {
+            for (yr, xr) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+                for ((y, &x), &b) in yr.iter_mut().zip(xr).zip(b) {
+                    *y = x + b;
+                }
+                match op {
+                    None => {}
+                    Some(UnaryOp::Relu) => yr.iter_mut().for_each(|v| *v = v.max(T::zero())),
+                    Some(UnaryOp::Sigmoid) => yr.iter_mut().for_each(|v| *v = v.sigmoid_k()),
+                    Some(UnaryOp::Tanh) => yr.iter_mut().for_each(|v| *v = v.tanh_k()),
+                    Some(UnaryOp::Exp) => yr.iter_mut().for_each(|v| *v = v.exp_k()),
+                    Some(_) => unreachable!("grad_fuses checked the op"),
+                }
+            }
+        };
+        if x.len() >= PAR_THRESHOLD {
+            y.par_chunks_mut(rows_per)
+                .zip(x.par_chunks(rows_per))
+                .for_each(run);
+        } else {
+            run((&mut y, x));
+        }
+        Some(y)
+    }
+    match (x, bias) {
+        (CpuStorage::F32(x), CpuStorage::F32(b)) => go(op, x, b).map(CpuStorage::F32),
+        (CpuStorage::F64(x), CpuStorage::F64(b)) => go(op, x, b).map(CpuStorage::F64),
+        _ => None,
+    }
+}
+
+/// The backward pass of [`bias_unary`] in one pass over `g` and the output `y` (both
+/// contiguous, `rows x c`): returns `(dx, dbias)` with `dx = g * f'(y)` and `dbias` its sum over
+/// rows. `None` under the same conditions as [`bias_unary`].
+///
+/// ```
+/// use keras_backend::op::UnaryOp;
+/// use keras_cpu::{unary::bias_unary_backward, CpuStorage};
+/// let y = CpuStorage::F32(vec![2.0, 0.0, 1.5, 1.5]);
+/// let g = CpuStorage::F32(vec![1.0, 1.0, 1.0, 1.0]);
+/// let (dx, db) = bias_unary_backward(Some(UnaryOp::Relu), &y, &g, 2).unwrap();
+/// assert_eq!(dx, CpuStorage::F32(vec![1.0, 0.0, 1.0, 1.0]));
+/// assert_eq!(db, CpuStorage::F32(vec![2.0, 1.0]));
+/// ```
+pub fn bias_unary_backward(
+    op: Option<UnaryOp>,
+    y: &CpuStorage,
+    g: &CpuStorage,
+    c: usize,
+) -> Option<(CpuStorage, CpuStorage)> {
+    fn go<T: Float>(op: Option<UnaryOp>, y: &[T], g: &[T], c: usize) -> Option<(Vec<T>, Vec<T>)> {
+        if !grad_fuses(op) || c == 0 || y.len() != g.len() || y.len() % c != 0 {
+            return None;
+        }
+        let mut dx = vec![T::zero(); y.len()];
+        // Row blocks, each with its own partial bias sum, added up at the end.
+        let rows = y.len() / c;
+        let threads = if y.len() >= PAR_THRESHOLD {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        let per = rows.div_ceil(threads.max(1)).max(1) * c;
+        let partials: Vec<Vec<T>> = with_derivative!(op, T, |d| dx
+            .par_chunks_mut(per)
+            .zip(y.par_chunks(per).zip(g.par_chunks(per)))
+            .map(|(dx, (y, g))| {
+                // Sums of 64 rows at a time, then of those: the rounding error grows with
+                // the number of additions into one accumulator.
+                let (mut total, mut acc) = (vec![T::zero(); c], vec![T::zero(); c]);
+                for (i, ((dr, yr), gr)) in dx
+                    .chunks_exact_mut(c)
+                    .zip(y.chunks_exact(c))
+                    .zip(g.chunks_exact(c))
+                    .enumerate()
+                {
+                    for (((o, &y), &g), a) in dr.iter_mut().zip(yr).zip(gr).zip(acc.iter_mut()) {
+                        *o = g * d(y);
+                        *a += *o;
+                    }
+                    if i % 64 == 63 {
+                        total.iter_mut().zip(acc.iter_mut()).for_each(|(t, a)| {
+                            *t += *a;
+                            *a = T::zero();
+                        });
+                    }
+                }
+                total.iter_mut().zip(&acc).for_each(|(t, &a)| *t += a);
+                total
+            })
+            .collect());
+        let mut db = vec![T::zero(); c];
+        for p in partials {
+            db.iter_mut().zip(p).for_each(|(s, v)| *s += v);
+        }
+        Some((dx, db))
+    }
+    match (y, g) {
+        (CpuStorage::F32(y), CpuStorage::F32(g)) => {
+            go(op, y, g, c).map(|(a, b)| (CpuStorage::F32(a), CpuStorage::F32(b)))
+        }
+        (CpuStorage::F64(y), CpuStorage::F64(g)) => {
+            go(op, y, g, c).map(|(a, b)| (CpuStorage::F64(a), CpuStorage::F64(b)))
+        }
+        _ => None,
+    }
+}

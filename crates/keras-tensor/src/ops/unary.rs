@@ -2,7 +2,7 @@
 
 use crate::Tensor;
 use keras_backend::op::UnaryOp;
-use keras_backend::Result;
+use keras_backend::{Error, Result};
 
 impl Tensor {
     /// Applies a primitive unary op (see [`UnaryOp`]); the named methods below call this.
@@ -16,11 +16,79 @@ impl Tensor {
         let y = out.detach();
         Ok(out.record(op.name(), &[self], move |g| unary_backward(op, &x, &y, g)))
     }
+
+    /// `op(self + bias)`, with `bias` (rank 1) added along the last axis, as one pass forward
+    /// and one backward: the tail of a dense or convolution layer (`op` `None`: the bias
+    /// alone). For the ops whose derivative follows from the output (`relu`, `sigmoid`,
+    /// `tanh`, `exp`) and `f32`/`f64`; anything else is computed as `add` then `unary`.
+    ///
+    /// ```
+    /// use keras_tensor::{op::UnaryOp, Tensor};
+    /// let x = Tensor::new(&[1.0f32, -3.0, 0.5, 0.5], &[2, 2])?;
+    /// let b = Tensor::new(&[1.0f32, 1.0], &[2])?;
+    /// let y = x.bias_unary(&b, Some(UnaryOp::Relu))?;
+    /// assert_eq!(y.to_vec::<f32>()?, vec![2.0, 0.0, 1.5, 1.5]);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When `bias` is not rank 1 with the last axis's length, or the op rejects the dtype.
+    pub fn bias_unary(&self, bias: &Tensor, op: Option<UnaryOp>) -> Result<Tensor> {
+        let c = self.shape().last().copied().unwrap_or(1);
+        if bias.shape() != [c] {
+            return Err(Error::ShapeMismatch {
+                op: "bias_unary (input, bias)",
+                lhs: self.shape().to_vec(),
+                rhs: bias.shape().to_vec(),
+            });
+        }
+        let composed = || {
+            let z = self.add(bias)?;
+            op.map_or(Ok(z.clone()), |op| z.unary(op))
+        };
+        if self.dtype() != bias.dtype() || self.rank() == 0 {
+            return composed();
+        }
+        let x = self.storage().cpu().contiguous(self.layout());
+        let b = bias.storage().cpu().contiguous(bias.layout());
+        let Some(out) = keras_cpu::unary::bias_unary(op, &x, &b) else {
+            return composed();
+        };
+        let out = Tensor::from_cpu(out, self.shape());
+        let y = out.detach();
+        let (xs, bs) = (self.clone(), bias.clone());
+        Ok(out.record("bias_unary", &[self, bias], move |g| {
+            let gc = g.storage().cpu().contiguous(g.layout());
+            let ys = y.storage().cpu();
+            match keras_cpu::unary::bias_unary_backward(op, ys, &gc, c) {
+                Some((dx, db)) => Ok(vec![
+                    Some(Tensor::from_cpu(dx, y.shape())),
+                    Some(Tensor::from_cpu(db, &[c])),
+                ]),
+                // (g of another dtype than y.)
+                None => {
+                    let gz = match op {
+                        Some(op) => unary_backward(op, &xs.add(&bs)?, &y, g)?.remove(0),
+                        None => Some(g.clone()),
+                    };
+                    let gz = gz.ok_or_else(|| Error::Autodiff("bias_unary: no gradient".into()))?;
+                    Ok(vec![Some(gz.clone()), Some(gz.sum_to(&[c])?)])
+                }
+            }
+        }))
+    }
 }
 
 /// `dL/dx` from `dL/dy` for `y = op(x)`.
 fn unary_backward(op: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     use UnaryOp::*;
+    // One pass where the derivative follows from the output (relu, sigmoid, tanh, exp).
+    if g.dtype() == y.dtype() {
+        let gc = g.storage().cpu().contiguous(g.layout());
+        if let Some(gx) = keras_cpu::unary::unary_grad(op, &y.storage().cpu().contiguous(y.layout()), &gc) {
+            return Ok(vec![Some(Tensor::from_cpu(gx, y.shape()))]);
+        }
+    }
     let gx = match op {
         Neg => g.neg()?,
         Abs => g.mul(&x.sign()?)?,
@@ -154,6 +222,58 @@ mod tests {
             &[&x.mul_scalar(3.0).unwrap().add_scalar(0.25).unwrap()],
             |t| t[0].round(),
         );
+    }
+
+    #[test]
+    fn bias_unary_matches_add_then_unary_and_its_gradients() {
+        use keras_backend::op::UnaryOp::*;
+        let x = randn(&[5, 4], 6);
+        let b = randn(&[4], 7);
+        for op in [None, Some(Relu), Some(Sigmoid), Some(Tanh), Some(Exp)] {
+            let fused = x.bias_unary(&b, op).unwrap();
+            let z = x.add(&b).unwrap();
+            let plain = op.map_or(Ok(z.clone()), |op| z.unary(op)).unwrap();
+            assert_eq!(
+                fused.to_vec::<f64>().unwrap(),
+                plain.to_vec::<f64>().unwrap(),
+                "{op:?}"
+            );
+            check_grad(&format!("bias_unary {op:?}"), &[&x, &b], |t| {
+                t[0].bias_unary(&t[1], op)
+            });
+        }
+        // Rank 4 (a convolution's output), a permuted input, and an op that is not fused.
+        check_grad("bias_unary rank 4", &[&randn(&[2, 3, 2, 4], 8), &b], |t| {
+            t[0].bias_unary(&t[1], Some(Relu))
+        });
+        check_grad("bias_unary permuted", &[&randn(&[4, 5], 9), &b], |t| {
+            t[0].transpose(0, 1)?.bias_unary(&t[1], Some(Tanh))
+        });
+        check_grad("bias_unary sin", &[&x, &b], |t| t[0].bias_unary(&t[1], Some(Sin)));
+        // Large enough to split across threads.
+        let big = randn(&[300, 130], 10);
+        let bb = randn(&[130], 11);
+        let fused = big.bias_unary(&bb, Some(Relu)).unwrap();
+        let plain = big.add(&bb).unwrap().relu().unwrap();
+        assert_eq!(fused.to_vec::<f64>().unwrap(), plain.to_vec::<f64>().unwrap());
+        let weights = randn(&[300, 130], 12);
+        let grads = |fuse: bool| {
+            let mut tape = crate::GradientTape::new();
+            let (x, b) = (tape.watch(&big), tape.watch(&bb));
+            let y = if fuse {
+                x.bias_unary(&b, Some(Sigmoid))
+            } else {
+                x.add(&b).and_then(|z| z.sigmoid())
+            };
+            let loss = y.unwrap().mul(&weights).unwrap().sum_all().unwrap();
+            let g = tape.gradient(&loss, &[&x, &b]).unwrap();
+            [g[0].clone().unwrap(), g[1].clone().unwrap()]
+        };
+        let (f, p) = (grads(true), grads(false));
+        crate::testing::assert_close("bias_unary dx", &f[0], &p[0], 1e-12, 1e-12);
+        crate::testing::assert_close("bias_unary dbias", &f[1], &p[1], 1e-10, 1e-10);
+        let e = x.bias_unary(&randn(&[3], 1), None).unwrap_err().to_string();
+        assert!(e.contains("[5, 4]") && e.contains("[3]"), "{e}");
     }
 
     #[test]

@@ -718,11 +718,21 @@ pub(crate) fn bias_activation(
     bias: Option<&Variable>,
     activation: crate::activations::Activation,
 ) -> Result<Tensor> {
-    let y = match bias {
-        Some(b) => y.add(&b.value())?,
-        None => y,
+    use crate::activations::Activation::*;
+    use keras_tensor::op::UnaryOp;
+    // The bias and an activation whose derivative follows from its output: one fused op.
+    let fused = match activation {
+        Linear => Some(None),
+        Relu => Some(Some(UnaryOp::Relu)),
+        Sigmoid => Some(Some(UnaryOp::Sigmoid)),
+        Tanh => Some(Some(UnaryOp::Tanh)),
+        _ => None,
     };
-    activation.apply(&y)
+    match (bias, fused) {
+        (Some(b), Some(op)) => y.bias_unary(&b.value(), op),
+        (Some(b), None) => activation.apply(&y.add(&b.value())?),
+        (None, _) => activation.apply(&y),
+    }
 }
 
 /// Reads config field `key`, or `default` when absent.
