@@ -21,6 +21,7 @@ pub mod linalg;
 pub mod matmul;
 pub mod memory;
 pub mod norm;
+pub mod optim;
 pub mod pool;
 pub mod reduce;
 pub mod rnn;

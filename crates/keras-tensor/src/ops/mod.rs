@@ -9,6 +9,7 @@ pub mod matmul;
 pub mod misc;
 pub mod movement;
 pub mod norm;
+pub mod optim;
 pub mod pool;
 pub mod random;
 pub mod recurrent;

@@ -3,6 +3,7 @@
 use super::config::ConfigReader;
 use super::{base_builder, round_to, BaseOptimizer, BaseOptions, UpdateRule};
 use crate::Variable;
+use keras_tensor::ops::optim::AdamStep;
 use keras_tensor::{Result, Tensor};
 use serde_json::{json, Map, Value};
 
@@ -70,6 +71,26 @@ impl AdamCore {
         let (b1p, b2p) = (r(r(self.beta_1).powf(t)), r(r(self.beta_2).powf(t)));
         let alpha = r(r(r(lr) * r(r(1.0 - b2p).sqrt())) / r(1.0 - b1p));
         let (m, v) = (&self.m[i], &self.v[i]);
+        // One pass over the variable, its moments and the gradient (f32/f64), with the
+        // same arithmetic as the tensor-op formula below.
+        let fused = AdamStep {
+            one_minus_beta_1: 1.0 - self.beta_1,
+            one_minus_beta_2: 1.0 - self.beta_2,
+            alpha,
+            epsilon: self.epsilon,
+        };
+        let vh = self.amsgrad.then(|| self.v_hat[i].value());
+        if let Some((p2, m2, v2, h2)) =
+            var.value()
+                .adam_update(&m.value(), &v.value(), vh.as_ref(), g, &fused)?
+        {
+            m.assign(&m2)?;
+            v.assign(&v2)?;
+            if let Some(h2) = h2 {
+                self.v_hat[i].assign(&h2)?;
+            }
+            return var.assign(&p2);
+        }
         let new_m = m
             .value()
             .add(&g.sub(&m.value())?.mul_scalar(1.0 - self.beta_1)?)?;
