@@ -108,6 +108,38 @@ pub(crate) fn checked_product(op: &'static str, dims: &[usize]) -> Result<usize>
 /// Elements above which elementwise loops are split across threads.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 
+/// A new vector of `n` elements written by `fill(offset, chunk)` over consecutive chunks of
+/// `chunk` elements (the last may be shorter), in parallel when `n` is large. Each chunk is
+/// zeroed by the thread that fills it, just before, while it is in cache: `vec![0; n]` would
+/// first zero the whole buffer on one thread, a pass over memory of its own.
+pub(crate) fn par_filled<T: num_traits::Zero + Copy + Send + Sync>(
+    n: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [T]) + Sync + Send,
+) -> Vec<T> {
+    let chunk = chunk.max(1);
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    let run = |(i, c): (usize, &mut [std::mem::MaybeUninit<T>])| {
+        for x in c.iter_mut() {
+            x.write(T::zero());
+        }
+        // SAFETY: every element of `c` was initialized just above, and `MaybeUninit<T>` has
+        // the layout of `T`.
+        let c = unsafe { &mut *(c as *mut [std::mem::MaybeUninit<T>] as *mut [T]) };
+        fill(i * chunk, c);
+    };
+    let spare = &mut v.spare_capacity_mut()[..n];
+    if n >= PAR_THRESHOLD {
+        spare.par_chunks_mut(chunk).enumerate().for_each(run);
+    } else {
+        spare.chunks_mut(chunk).enumerate().for_each(run);
+    }
+    // SAFETY: the loops above initialized all `n` elements (a panic in `fill` leaves the
+    // length at 0).
+    unsafe { v.set_len(n) };
+    v
+}
+
 impl CpuStorage {
     /// The dtype of the elements.
     pub fn dtype(&self) -> DType {
@@ -481,6 +513,25 @@ pub fn random(dist: keras_backend::op::RandomDist, seed: u64, n: usize, dtype: D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn par_filled_writes_every_chunk_with_its_offset() {
+        for (n, chunk) in [
+            (0, 7),
+            (5, 7),
+            (PAR_THRESHOLD + 3, 4096),
+            (PAR_THRESHOLD * 2, 1000),
+        ] {
+            let v: Vec<u64> = par_filled(n, chunk, |at, c| {
+                assert!(c.iter().all(|&x| x == 0) && c.len() <= chunk);
+                for (i, x) in c.iter_mut().enumerate() {
+                    *x = (at + i) as u64 * 3;
+                }
+            });
+            assert_eq!(v.len(), n);
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i as u64 * 3), "n {n}");
+        }
+    }
 
     #[test]
     fn cast_truncates_and_saturates() {

@@ -1,6 +1,6 @@
 //! Elementwise functions of one tensor.
 
-use crate::storage::{CpuStorage, PAR_THRESHOLD};
+use crate::storage::{par_filled, CpuStorage, PAR_THRESHOLD};
 use crate::Float;
 use keras_backend::op::UnaryOp;
 use keras_backend::{Error, Layout, Result};
@@ -189,20 +189,12 @@ pub fn unary_grad(op: UnaryOp, y: &CpuStorage, g: &CpuStorage) -> Option<CpuStor
 
 /// `f(a, b)` elementwise over two equal-length slices, in parallel for large ones.
 fn zip_map<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
-    let mut out = vec![T::zero(); a.len()];
-    let run = |(o, (a, b)): (&mut [T], (&[T], &[T]))| {
-        for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+    par_filled(a.len(), 4096, |at, out| {
+        let (a, b) = (&a[at..at + out.len()], &b[at..at + out.len()]);
+        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
             *o = f(a, b);
         }
-    };
-    if a.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(4096)
-            .zip(a.par_chunks(4096).zip(b.par_chunks(4096)))
-            .for_each(run);
-    } else {
-        run((&mut out, (a, b)));
-    }
-    out
+    })
 }
 
 /// `y = f(x + bias)` with `bias` (length `c`) added along the last axis of the contiguous
@@ -224,9 +216,9 @@ pub fn bias_unary(op: Option<UnaryOp>, x: &CpuStorage, bias: &CpuStorage) -> Opt
         if !grad_fuses(op) || c == 0 || x.len() % c != 0 {
             return None;
         }
-        let mut y = vec![T::zero(); x.len()];
         let rows_per = (4096 / c).max(1) * c;
-        let run = |(y, x): (&mut [T], &[T])| {
+        Some(par_filled(x.len(), rows_per, |at, y| {
+            let x = &x[at..at + y.len()];
             for (yr, xr) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
                 for ((y, &x), &b) in yr.iter_mut().zip(xr).zip(b) {
                     *y = x + b;
@@ -240,15 +232,7 @@ pub fn bias_unary(op: Option<UnaryOp>, x: &CpuStorage, bias: &CpuStorage) -> Opt
                     Some(_) => unreachable!("grad_fuses checked the op"),
                 }
             }
-        };
-        if x.len() >= PAR_THRESHOLD {
-            y.par_chunks_mut(rows_per)
-                .zip(x.par_chunks(rows_per))
-                .for_each(run);
-        } else {
-            run((&mut y, x));
-        }
-        Some(y)
+        }))
     }
     match (x, bias) {
         (CpuStorage::F32(x), CpuStorage::F32(b)) => go(op, x, b).map(CpuStorage::F32),
@@ -280,8 +264,7 @@ pub fn bias_unary_backward(
         if !grad_fuses(op) || c == 0 || y.len() != g.len() || y.len() % c != 0 {
             return None;
         }
-        let mut dx = vec![T::zero(); y.len()];
-        // Row blocks, each with its own partial bias sum, added up at the end.
+        // Row blocks, one per thread, each with its own partial bias sum, added up in order.
         let rows = y.len() / c;
         let threads = if y.len() >= PAR_THRESHOLD {
             rayon::current_num_threads()
@@ -289,36 +272,36 @@ pub fn bias_unary_backward(
             1
         };
         let per = rows.div_ceil(threads.max(1)).max(1) * c;
-        let partials: Vec<Vec<T>> = with_derivative!(op, T, |d| dx
-            .par_chunks_mut(per)
-            .zip(y.par_chunks(per).zip(g.par_chunks(per)))
-            .map(|(dx, (y, g))| {
-                // Sums of 64 rows at a time, then of those: the rounding error grows with
-                // the number of additions into one accumulator.
-                let (mut total, mut acc) = (vec![T::zero(); c], vec![T::zero(); c]);
-                for (i, ((dr, yr), gr)) in dx
-                    .chunks_exact_mut(c)
-                    .zip(y.chunks_exact(c))
-                    .zip(g.chunks_exact(c))
-                    .enumerate()
-                {
-                    for (((o, &y), &g), a) in dr.iter_mut().zip(yr).zip(gr).zip(acc.iter_mut()) {
-                        *o = g * d(y);
-                        *a += *o;
-                    }
-                    if i % 64 == 63 {
-                        total.iter_mut().zip(acc.iter_mut()).for_each(|(t, a)| {
-                            *t += *a;
-                            *a = T::zero();
-                        });
-                    }
+        let partials: Vec<std::sync::Mutex<Vec<T>>> =
+            (0..y.len().div_ceil(per)).map(|_| Default::default()).collect();
+        let dx = with_derivative!(op, T, |d| par_filled(y.len(), per, |at, dx| {
+            let (y, g) = (&y[at..at + dx.len()], &g[at..at + dx.len()]);
+            // Sums of 64 rows at a time, then of those: the rounding error grows with the
+            // number of additions into one accumulator.
+            let (mut total, mut acc) = (vec![T::zero(); c], vec![T::zero(); c]);
+            for (i, ((dr, yr), gr)) in dx
+                .chunks_exact_mut(c)
+                .zip(y.chunks_exact(c))
+                .zip(g.chunks_exact(c))
+                .enumerate()
+            {
+                for (((o, &y), &g), a) in dr.iter_mut().zip(yr).zip(gr).zip(acc.iter_mut()) {
+                    *o = g * d(y);
+                    *a += *o;
                 }
-                total.iter_mut().zip(&acc).for_each(|(t, &a)| *t += a);
-                total
-            })
-            .collect());
+                if i % 64 == 63 {
+                    total.iter_mut().zip(acc.iter_mut()).for_each(|(t, a)| {
+                        *t += *a;
+                        *a = T::zero();
+                    });
+                }
+            }
+            total.iter_mut().zip(&acc).for_each(|(t, &a)| *t += a);
+            *partials[at / per].lock().unwrap_or_else(|e| e.into_inner()) = total;
+        }));
         let mut db = vec![T::zero(); c];
         for p in partials {
+            let p = p.into_inner().unwrap_or_else(|e| e.into_inner());
             db.iter_mut().zip(p).for_each(|(s, v)| *s += v);
         }
         Some((dx, db))
