@@ -22,6 +22,7 @@ use keras_backend::{Error, Result};
 use rayon::prelude::*;
 
 use crate::matmul::{gemm_strided, MatRef};
+use crate::storage::zeroed;
 use crate::Float;
 
 /// Upper bound on the elements of one im2col tile (`P * KH*KW*Cin/groups`), i.e. on the
@@ -316,19 +317,22 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T]) -> Result<Ve
     let g = Geom::new(OP, p)?;
     g.check_len(OP, "input", x.len(), g.x_len)?;
     g.check_len(OP, "kernel", w.len(), g.w_len)?;
-    let mut y = vec![T::zero(); g.y_len];
     if g.y_len == 0 {
-        return Ok(y);
+        return Ok(vec![T::zero(); g.y_len]);
     }
+    // The output is zeroed tile by tile by the worker that is about to compute the tile (a
+    // `vec![0; n]` would be a separate single-threaded pass over all of it).
+    let mut y: Vec<T> = Vec::with_capacity(g.y_len);
     let img = g.oh * g.ow * g.cout;
     let tile = g.rows * g.ow * g.cout;
-    let mut units: Vec<(usize, usize, &mut [T])> = Vec::new();
-    for (n, yimg) in y.chunks_mut(img).enumerate() {
+    let mut units: Vec<(usize, usize, &mut [std::mem::MaybeUninit<T>])> = Vec::new();
+    for (n, yimg) in y.spare_capacity_mut()[..g.y_len].chunks_mut(img).enumerate() {
         for (t, yt) in yimg.chunks_mut(tile).enumerate() {
             units.push((n, t * g.rows, yt));
         }
     }
-    let run = |col: &mut Vec<T>, (n, r0, yt): (usize, usize, &mut [T]), par: bool| {
+    let run = |col: &mut Vec<T>, (n, r0, yt): (usize, usize, &mut [std::mem::MaybeUninit<T>]), par: bool| {
+        let yt = zeroed(yt);
         for grp in 0..g.groups {
             let a = g.col(x, col, n, r0, grp);
             gemm_strided(
@@ -354,6 +358,9 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T]) -> Result<Ve
             run(&mut col, u, true)?;
         }
     }
+    // SAFETY: the units partition the first `y_len` elements and `run` zeroed each before
+    // computing it (an error returns above, dropping `y` with length 0).
+    unsafe { y.set_len(g.y_len) };
     Ok(y)
 }
 

@@ -108,6 +108,17 @@ pub(crate) fn checked_product(op: &'static str, dims: &[usize]) -> Result<usize>
 /// Elements above which elementwise loops are split across threads.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 
+/// Writes zeros into a chunk of a vector's spare capacity and returns it initialized (the
+/// building block of [`par_filled`]: the thread that is about to fill the chunk zeroes it).
+pub(crate) fn zeroed<T: num_traits::Zero + Copy>(c: &mut [std::mem::MaybeUninit<T>]) -> &mut [T] {
+    for x in c.iter_mut() {
+        x.write(T::zero());
+    }
+    // SAFETY: every element of `c` was initialized just above, and `MaybeUninit<T>` has the
+    // layout of `T`.
+    unsafe { &mut *(c as *mut [std::mem::MaybeUninit<T>] as *mut [T]) }
+}
+
 /// A new vector of `n` elements written by `fill(offset, chunk)` over consecutive chunks of
 /// `chunk` elements (the last may be shorter), in parallel when `n` is large. Each chunk is
 /// zeroed by the thread that fills it, just before, while it is in cache: `vec![0; n]` would
@@ -119,15 +130,7 @@ pub(crate) fn par_filled<T: num_traits::Zero + Copy + Send + Sync>(
 ) -> Vec<T> {
     let chunk = chunk.max(1);
     let mut v: Vec<T> = Vec::with_capacity(n);
-    let run = |(i, c): (usize, &mut [std::mem::MaybeUninit<T>])| {
-        for x in c.iter_mut() {
-            x.write(T::zero());
-        }
-        // SAFETY: every element of `c` was initialized just above, and `MaybeUninit<T>` has
-        // the layout of `T`.
-        let c = unsafe { &mut *(c as *mut [std::mem::MaybeUninit<T>] as *mut [T]) };
-        fill(i * chunk, c);
-    };
+    let run = |(i, c): (usize, &mut [std::mem::MaybeUninit<T>])| fill(i * chunk, zeroed(c));
     let spare = &mut v.spare_capacity_mut()[..n];
     if n >= PAR_THRESHOLD {
         spare.par_chunks_mut(chunk).enumerate().for_each(run);
