@@ -17,7 +17,9 @@
 mod common;
 
 use clap::Parser;
-use keras::layers::{Conv2D, Conv2DTranspose, Dense, Dropout, Flatten, Layer, LeakyReLU, Reshape};
+use keras::layers::{
+    BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten, Layer, LeakyReLU, Reshape,
+};
 use keras::losses::{self, Loss};
 use keras::optimizers::{Adam, Optimizer};
 use keras::variable::gradients;
@@ -68,14 +70,29 @@ fn discriminator() -> Result<Sequential> {
     .input_shape(&[28, 28, 1]))
 }
 
-/// Latent vector → 28x28x1 digit in [0, 1].
+/// Latent vector → 28x28x1 digit in [0, 1]. As the DCGAN paper recommends, each upsampling
+/// layer is followed by batch normalization (so it needs no bias of its own).
 fn generator(latent_dim: usize) -> Result<Sequential> {
     Ok(Sequential::new(vec![
-        Box::new(Dense::new(7 * 7 * 64)),
-        Box::new(Reshape::new(&[7, 7, 64])?),
-        Box::new(Conv2DTranspose::new(64, 4).strides([2, 2]).padding("same")?),
+        Box::new(Dense::new(7 * 7 * 64).use_bias(false)),
+        Box::new(BatchNormalization::new()),
         leaky()?,
-        Box::new(Conv2DTranspose::new(32, 4).strides([2, 2]).padding("same")?),
+        Box::new(Reshape::new(&[7, 7, 64])?),
+        Box::new(
+            Conv2DTranspose::new(64, 4)
+                .strides([2, 2])
+                .padding("same")?
+                .use_bias(false),
+        ),
+        Box::new(BatchNormalization::new()),
+        leaky()?,
+        Box::new(
+            Conv2DTranspose::new(32, 4)
+                .strides([2, 2])
+                .padding("same")?
+                .use_bias(false),
+        ),
+        Box::new(BatchNormalization::new()),
         leaky()?,
         Box::new(Conv2D::new(1, 5).padding("same")?.activation("sigmoid")?),
     ])
