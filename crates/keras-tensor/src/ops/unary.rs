@@ -83,7 +83,7 @@ impl Tensor {
 fn unary_backward(op: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     use UnaryOp::*;
     // One pass where the derivative follows from the output (relu, sigmoid, tanh, exp).
-    if g.dtype() == y.dtype() {
+    if g.dtype() == y.dtype() && keras_cpu::unary::grad_fuses(Some(op)) {
         let gc = g.storage().cpu().contiguous(g.layout());
         if let Some(gx) = keras_cpu::unary::unary_grad(op, &y.storage().cpu().contiguous(y.layout()), &gc) {
             return Ok(vec![Some(Tensor::from_cpu(gx, y.shape()))]);
