@@ -15,13 +15,17 @@
 //! (input gradient), each worker with its own scratch and a single-threaded GEMM; per-worker
 //! partial filter gradients are summed at the end. When there are too few tiles to share, the
 //! tiles run in order and the GEMM itself runs in parallel. Scratch memory stays bounded by
-//! [`TILE_ELEMS`] elements per worker (plus one partial filter gradient per worker).
+//! [`TILE_ELEMS`] elements per worker (plus one partial filter gradient per worker); it is the
+//! thread's own scratch (`memory::Scratch`), kept from one call to the next, so a training step does not
+//! allocate and zero-fill its im2col buffers again.
 
 use keras_backend::op::Conv2dParams;
 use keras_backend::{Error, Result};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 use crate::matmul::{gemm_strided, MatRef};
+use crate::memory::Scratch;
 use crate::storage::zeroed;
 use crate::Float;
 
@@ -325,13 +329,13 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T]) -> Result<Ve
     let mut y: Vec<T> = Vec::with_capacity(g.y_len);
     let img = g.oh * g.ow * g.cout;
     let tile = g.rows * g.ow * g.cout;
-    let mut units: Vec<(usize, usize, &mut [std::mem::MaybeUninit<T>])> = Vec::new();
+    let mut units: Vec<(usize, usize, &mut [MaybeUninit<T>])> = Vec::new();
     for (n, yimg) in y.spare_capacity_mut()[..g.y_len].chunks_mut(img).enumerate() {
         for (t, yt) in yimg.chunks_mut(tile).enumerate() {
             units.push((n, t * g.rows, yt));
         }
     }
-    let run = |col: &mut Vec<T>, (n, r0, yt): (usize, usize, &mut [std::mem::MaybeUninit<T>]), par: bool| {
+    let run = |col: &mut Vec<T>, (n, r0, yt): (usize, usize, &mut [MaybeUninit<T>]), par: bool| {
         let yt = zeroed(yt);
         for grp in 0..g.groups {
             let a = g.col(x, col, n, r0, grp);
@@ -351,9 +355,9 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T]) -> Result<Ve
     if Geom::outer_parallel(units.len()) {
         units
             .into_par_iter()
-            .try_for_each_init(Vec::new, |col, u| run(col, u, false))?;
+            .try_for_each_init(Scratch::take, |col, u| run(col, u, false))?;
     } else {
-        let mut col = Vec::new();
+        let mut col = Scratch::take();
         for u in units {
             run(&mut col, u, true)?;
         }
@@ -388,15 +392,15 @@ pub fn conv2d_backward_input<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T]) -> R
     let g = Geom::new(OP, p)?;
     g.check_len(OP, "output gradient", dy.len(), g.y_len)?;
     g.check_len(OP, "kernel", w.len(), g.w_len)?;
-    let mut dx = vec![T::zero(); g.x_len];
     if g.x_len == 0 || g.y_len == 0 {
-        return Ok(dx);
+        return Ok(vec![T::zero(); g.x_len]);
     }
+    // Each image's gradient is zeroed by the worker that accumulates it (a `vec![0; n]` would
+    // be a separate single-threaded pass over all of it).
+    let mut dx: Vec<T> = Vec::with_capacity(g.x_len);
     let img = g.h * g.w * g.cin;
-    let run = |dcol: &mut Vec<T>, (n, dx_img): (usize, &mut [T]), par: bool| -> Result<()> {
-        // Write the zeros here, in parallel, so each fresh page faults once (a first read of
-        // calloc'd memory maps the zero page and the first `+=` faults again).
-        dx_img.fill(T::zero());
+    let run = |dcol: &mut Vec<T>, (n, dx_img): (usize, &mut [MaybeUninit<T>]), par: bool| -> Result<()> {
+        let dx_img = zeroed(dx_img);
         for r0 in (0..g.oh).step_by(g.rows) {
             let pix = g.tile_pixels(r0);
             for grp in 0..g.groups {
@@ -427,16 +431,21 @@ pub fn conv2d_backward_input<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T]) -> R
         }
         Ok(())
     };
+    let images = &mut dx.spare_capacity_mut()[..g.x_len];
     if Geom::outer_parallel(g.n) {
-        dx.par_chunks_mut(img)
+        images
+            .par_chunks_mut(img)
             .enumerate()
-            .try_for_each_init(Vec::new, |dcol, u| run(dcol, u, false))?;
+            .try_for_each_init(Scratch::take, |dcol, u| run(dcol, u, false))?;
     } else {
-        let mut dcol = Vec::new();
-        for u in dx.chunks_mut(img).enumerate() {
+        let mut dcol = Scratch::take();
+        for u in images.chunks_mut(img).enumerate() {
             run(&mut dcol, u, true)?;
         }
     }
+    // SAFETY: the images partition the first `x_len` elements and `run` zeroed each before
+    // accumulating into it (an error returns above, dropping `dx` with length 0).
+    unsafe { dx.set_len(g.x_len) };
     Ok(dx)
 }
 
@@ -492,7 +501,7 @@ pub fn conv2d_backward_filter<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T]) -> 
             .par_chunks(per)
             .map(|chunk| {
                 let mut acc = vec![T::zero(); g.w_len];
-                let mut col = Vec::new();
+                let mut col = Scratch::take();
                 for &u in chunk {
                     run(&mut acc, &mut col, u, false)?;
                 }
@@ -505,7 +514,7 @@ pub fn conv2d_backward_filter<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T]) -> 
             }
         }
     } else {
-        let mut col = Vec::new();
+        let mut col = Scratch::take();
         for u in units {
             run(&mut dw, &mut col, u, true)?;
         }

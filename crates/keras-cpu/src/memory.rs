@@ -49,3 +49,94 @@ fn tune() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune() {}
+
+/// A scratch vector owned by the current thread, handed back to it when dropped, so the
+/// next kernel call on this thread reuses it instead of allocating and zero-filling a fresh
+/// one (the im2col buffers of the convolutions: megabytes per tile, asked for several times
+/// per call by rayon's splits).
+///
+/// Its contents are whatever the previous user left (zeros when new): callers grow it with
+/// `resize` and overwrite what they read. Each thread keeps the largest vector of each
+/// element type it has been given back, until the thread exits.
+pub(crate) struct Scratch<T: 'static>(Vec<T>);
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<Box<dyn std::any::Any>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl<T: 'static> Scratch<T> {
+    /// This thread's kept vector of `T` (empty if it has none, or another `Scratch` holds it).
+    pub(crate) fn take() -> Self {
+        let kept = SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let i = s.iter().position(|b| b.is::<Vec<T>>())?;
+            s.swap_remove(i).downcast::<Vec<T>>().ok()
+        });
+        Scratch(kept.map_or_else(Vec::new, |v| *v))
+    }
+}
+
+impl<T: 'static> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.0);
+        if v.capacity() == 0 {
+            return;
+        }
+        // `try_with`: a thread that is exiting just frees the vector.
+        let _ = SCRATCH.try_with(|s| {
+            let mut s = s.borrow_mut();
+            match s.iter_mut().find_map(|b| b.downcast_mut::<Vec<T>>()) {
+                Some(kept) if kept.capacity() >= v.capacity() => {}
+                Some(kept) => *kept = v,
+                None => s.push(Box::new(v)),
+            }
+        });
+    }
+}
+
+impl<T> std::ops::Deref for Scratch<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Scratch<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scratch;
+
+    #[test]
+    fn scratch_is_reused_by_the_same_thread_and_keeps_the_largest() {
+        let mut a = Scratch::<f32>::take();
+        a.resize(1000, 1.5);
+        let ptr = a.as_ptr();
+        drop(a);
+        let b = Scratch::<f32>::take();
+        assert_eq!(
+            (b.as_ptr(), b.len()),
+            (ptr, 1000),
+            "the same buffer, contents kept"
+        );
+        // A second scratch while the first is out starts empty; given back smaller, it does
+        // not replace the larger one.
+        let mut c = Scratch::<f32>::take();
+        assert!(c.is_empty());
+        c.resize(10, 0.0);
+        drop(b);
+        drop(c);
+        assert_eq!(Scratch::<f32>::take().len(), 1000);
+        // Element types are kept apart.
+        assert!(Scratch::<f64>::take().is_empty());
+        // Another thread has its own.
+        assert!(std::thread::spawn(|| Scratch::<f32>::take().is_empty())
+            .join()
+            .unwrap());
+    }
+}

@@ -19,7 +19,7 @@
 
 use rayon::prelude::*;
 
-use crate::storage::PAR_THRESHOLD;
+use crate::storage::{par_filled, PAR_THRESHOLD};
 use crate::Float;
 
 /// Rows per block: about this many elements each.
@@ -99,22 +99,12 @@ pub fn batch_norm_apply<T: Float>(x: &[T], channels: usize, scale: &[T], shift: 
             *o = v * a + b;
         }
     };
-    let mut out = vec![T::zero(); x.len()];
-    let chunk = block_rows(channels) * channels;
-    if x.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(chunk)
-            .zip(x.par_chunks(chunk))
-            .for_each(|(o, xs)| {
-                o.chunks_exact_mut(channels)
-                    .zip(xs.chunks_exact(channels))
-                    .for_each(row)
-            });
-    } else {
-        out.chunks_exact_mut(channels)
-            .zip(x.chunks_exact(channels))
-            .for_each(row);
-    }
-    out
+    par_filled(x.len(), block_rows(channels) * channels, |at, o| {
+        let xs = &x[at..at + o.len()];
+        o.chunks_exact_mut(channels)
+            .zip(xs.chunks_exact(channels))
+            .for_each(row)
+    })
 }
 
 /// Gradients of `y = (x - mean) * rstd * gamma + beta` where `mean` and `rstd = 1/sqrt(var +
@@ -164,21 +154,12 @@ pub fn batch_norm_backward<T: Float>(
             o[j] = k[j] * (dr[j] - a[j] - xhat * b[j]);
         }
     };
-    let mut dx = vec![T::zero(); x.len()];
-    let chunk = block_rows(c) * c;
-    if x.len() >= PAR_THRESHOLD {
-        dx.par_chunks_mut(chunk)
-            .zip(x.par_chunks(chunk).zip(dy.par_chunks(chunk)))
-            .for_each(|(o, (xs, ds))| {
-                o.chunks_exact_mut(c)
-                    .zip(xs.chunks_exact(c).zip(ds.chunks_exact(c)))
-                    .for_each(row)
-            });
-    } else {
-        dx.chunks_exact_mut(c)
-            .zip(x.chunks_exact(c).zip(dy.chunks_exact(c)))
-            .for_each(row);
-    }
+    let dx = par_filled(x.len(), block_rows(c) * c, |at, o| {
+        let r = at..at + o.len();
+        o.chunks_exact_mut(c)
+            .zip(x[r.clone()].chunks_exact(c).zip(dy[r].chunks_exact(c)))
+            .for_each(row)
+    });
     (dx, dgamma, dbeta)
 }
 

@@ -9,6 +9,7 @@
 use crate::storage::PAR_THRESHOLD;
 use crate::{CpuStorage, Float};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// The scalars of one Adam step (Keras's `Adam.update_step`), in `f64`; the kernel rounds
 /// each to the variable's dtype, as Keras's scalars are.
@@ -95,45 +96,75 @@ fn adam_slices<T: Float>(
         T::of(s.alpha),
         T::of(s.epsilon),
     );
-    let (mut p2, mut m2, mut v2) = (vec![T::zero(); n], vec![T::zero(); n], vec![T::zero(); n]);
-    let mut h2 = h.map(|_| vec![T::zero(); n]);
+    // The outputs are written once, element by element, without being zeroed first (a
+    // `vec![0; n]` each would be three or four more single-threaded passes).
+    let (mut p2, mut m2, mut v2) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut h2: Option<Vec<T>> = h.map(|_| Vec::with_capacity(n));
     const CHUNK: usize = 4096;
-    let run = |c: usize, p2: &mut [T], m2: &mut [T], v2: &mut [T], h2: Option<&mut [T]>| {
+    type Out<'a, T> = &'a mut [MaybeUninit<T>];
+    let run = |c: usize, p2: Out<T>, m2: Out<T>, v2: Out<T>, h2: Option<Out<T>>| {
         let o = c * CHUNK;
         let r = o..o + p2.len();
         let (p, m, v, g) = (&p[r.clone()], &m[r.clone()], &v[r.clone()], &g[r.clone()]);
         match (h2, h) {
             (Some(h2), Some(h)) => {
                 for i in 0..p2.len() {
-                    m2[i] = m[i] + (g[i] - m[i]) * c1;
-                    v2[i] = v[i] + (g[i] * g[i] - v[i]) * c2;
-                    h2[i] = h[o + i].max(v2[i]);
-                    p2[i] = p[i] - m2[i] * alpha / (h2[i].sqrt() + eps);
+                    let mi = m[i] + (g[i] - m[i]) * c1;
+                    let vi = v[i] + (g[i] * g[i] - v[i]) * c2;
+                    let hi = h[o + i].max(vi);
+                    p2[i].write(p[i] - mi * alpha / (hi.sqrt() + eps));
+                    m2[i].write(mi);
+                    v2[i].write(vi);
+                    h2[i].write(hi);
                 }
             }
             _ => {
                 for i in 0..p2.len() {
-                    m2[i] = m[i] + (g[i] - m[i]) * c1;
-                    v2[i] = v[i] + (g[i] * g[i] - v[i]) * c2;
-                    p2[i] = p[i] - m2[i] * alpha / (v2[i].sqrt() + eps);
+                    let mi = m[i] + (g[i] - m[i]) * c1;
+                    let vi = v[i] + (g[i] * g[i] - v[i]) * c2;
+                    p2[i].write(p[i] - mi * alpha / (vi.sqrt() + eps));
+                    m2[i].write(mi);
+                    v2[i].write(vi);
                 }
             }
         }
     };
-    if n >= PAR_THRESHOLD {
-        let outs = p2
-            .par_chunks_mut(CHUNK)
-            .zip(m2.par_chunks_mut(CHUNK))
-            .zip(v2.par_chunks_mut(CHUNK))
-            .enumerate();
-        match h2.as_mut() {
-            Some(h2) => outs
-                .zip(h2.par_chunks_mut(CHUNK))
-                .for_each(|((c, ((p2, m2), v2)), h2)| run(c, p2, m2, v2, Some(h2))),
-            None => outs.for_each(|(c, ((p2, m2), v2))| run(c, p2, m2, v2, None)),
+    {
+        let (ps, ms, vs) = (
+            &mut p2.spare_capacity_mut()[..n],
+            &mut m2.spare_capacity_mut()[..n],
+            &mut v2.spare_capacity_mut()[..n],
+        );
+        let hs = h2.as_mut().map(|h2| &mut h2.spare_capacity_mut()[..n]);
+        if n >= PAR_THRESHOLD {
+            let outs = ps
+                .par_chunks_mut(CHUNK)
+                .zip(ms.par_chunks_mut(CHUNK))
+                .zip(vs.par_chunks_mut(CHUNK))
+                .enumerate();
+            match hs {
+                Some(hs) => outs
+                    .zip(hs.par_chunks_mut(CHUNK))
+                    .for_each(|((c, ((p2, m2), v2)), h2)| run(c, p2, m2, v2, Some(h2))),
+                None => outs.for_each(|(c, ((p2, m2), v2))| run(c, p2, m2, v2, None)),
+            }
+        } else {
+            run(0, ps, ms, vs, hs);
         }
-    } else {
-        run(0, &mut p2, &mut m2, &mut v2, h2.as_deref_mut());
+    }
+    // SAFETY: the chunks above cover all `n` elements of each output, and `run` wrote every
+    // element of its chunks (a panic unwinds before this, dropping the vectors at length 0).
+    unsafe {
+        p2.set_len(n);
+        m2.set_len(n);
+        v2.set_len(n);
+        if let Some(h2) = h2.as_mut() {
+            h2.set_len(n);
+        }
     }
     Some((p2, m2, v2, h2))
 }

@@ -9,7 +9,6 @@
 
 use keras_backend::op::{Pool2dParams, PoolKind};
 use keras_backend::Result;
-use rayon::prelude::*;
 
 use crate::Float;
 
@@ -31,7 +30,7 @@ struct Geom {
     y_len: usize,
 }
 
-use crate::storage::{bad, checked_product as mul};
+use crate::storage::{bad, checked_product as mul, par_filled};
 
 /// `true` when `v` should replace `cur` as the running maximum.
 #[inline]
@@ -129,50 +128,45 @@ pub fn pool2d_forward<T: Float>(kind: PoolKind, p: &Pool2dParams, x: &[T]) -> Re
     const OP: &str = "pool2d";
     let g = Geom::new(OP, p)?;
     g.check_len(OP, "input", x.len(), g.x_len)?;
-    let mut y = vec![T::zero(); g.y_len];
-    if g.y_len == 0 {
-        return Ok(y);
-    }
     let c = g.c;
-    y.par_chunks_mut(g.ow * c)
-        .enumerate()
-        .with_min_len(4)
-        .for_each(|(row, yrow)| {
-            let (n, oy) = (row / g.oh, row % g.oh);
-            let (y0, y1) = g.rows(oy);
-            for (ox, out) in yrow.chunks_exact_mut(c).enumerate() {
-                let (x0, x1) = g.cols(ox);
-                let count = (y1 - y0) * (x1 - x0);
-                let mut first = true;
-                for iy in y0..y1 {
-                    let base = ((n * g.h + iy) * g.w) * c;
-                    for ix in x0..x1 {
-                        let cell = &x[base + ix * c..][..c];
-                        match kind {
-                            PoolKind::Max if first => out.copy_from_slice(cell),
-                            PoolKind::Max => {
-                                for (d, &v) in out.iter_mut().zip(cell) {
-                                    // A select, not a branch: random data would mispredict.
-                                    *d = if better(v, *d) { v } else { *d };
-                                }
-                            }
-                            PoolKind::Avg => {
-                                for (d, &v) in out.iter_mut().zip(cell) {
-                                    *d += v;
-                                }
+    // Each output row is zeroed by the thread that computes it, just before.
+    let y = par_filled(g.y_len, g.ow * c, |offset, yrow| {
+        let row = offset / (g.ow * c);
+        let (n, oy) = (row / g.oh, row % g.oh);
+        let (y0, y1) = g.rows(oy);
+        for (ox, out) in yrow.chunks_exact_mut(c).enumerate() {
+            let (x0, x1) = g.cols(ox);
+            let count = (y1 - y0) * (x1 - x0);
+            let mut first = true;
+            for iy in y0..y1 {
+                let base = ((n * g.h + iy) * g.w) * c;
+                for ix in x0..x1 {
+                    let cell = &x[base + ix * c..][..c];
+                    match kind {
+                        PoolKind::Max if first => out.copy_from_slice(cell),
+                        PoolKind::Max => {
+                            for (d, &v) in out.iter_mut().zip(cell) {
+                                // A select, not a branch: random data would mispredict.
+                                *d = if better(v, *d) { v } else { *d };
                             }
                         }
-                        first = false;
+                        PoolKind::Avg => {
+                            for (d, &v) in out.iter_mut().zip(cell) {
+                                *d += v;
+                            }
+                        }
                     }
-                }
-                if kind == PoolKind::Avg && count > 0 {
-                    let inv = T::one() / T::of(count as f64);
-                    for d in out.iter_mut() {
-                        *d *= inv;
-                    }
+                    first = false;
                 }
             }
-        });
+            if kind == PoolKind::Avg && count > 0 {
+                let inv = T::one() / T::of(count as f64);
+                for d in out.iter_mut() {
+                    *d *= inv;
+                }
+            }
+        }
+    });
     Ok(y)
 }
 
@@ -203,81 +197,75 @@ pub fn pool2d_backward<T: Float>(kind: PoolKind, p: &Pool2dParams, x: &[T], dy: 
         g.check_len(OP, "input", x.len(), g.x_len)?;
     }
     g.check_len(OP, "output gradient", dy.len(), g.y_len)?;
-    let mut dx = vec![T::zero(); g.x_len];
     if g.x_len == 0 || g.y_len == 0 {
-        return Ok(dx);
+        return Ok(vec![T::zero(); g.x_len]);
     }
     let c = g.c;
     let img = g.h * g.w * c;
-    dx.par_chunks_mut(img).enumerate().for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(best, rem): &mut (Vec<T>, Vec<T>), (n, dx_img)| {
-            best.resize(c, T::zero());
-            rem.resize(c, T::zero());
-            // Write the zeros here, in parallel, so each fresh page faults once (a first
-            // read of calloc'd memory maps the zero page and the first `+=` faults again).
-            dx_img.fill(T::zero());
-            for oy in 0..g.oh {
-                let (y0, y1) = g.rows(oy);
-                for ox in 0..g.ow {
-                    let (x0, x1) = g.cols(ox);
-                    let count = (y1 - y0) * (x1 - x0);
-                    if count == 0 {
-                        continue;
-                    }
-                    let grad = &dy[((n * g.oh + oy) * g.ow + ox) * c..][..c];
-                    match kind {
-                        PoolKind::Max => {
-                            // Pass 1: the window's maximum per channel. Pass 2: hand each
-                            // channel's gradient to the first cell equal to it. Both passes
-                            // are branch-free selects over contiguous channels.
-                            let mut first = true;
-                            for iy in y0..y1 {
-                                for ix in x0..x1 {
-                                    let cell = &x[n * img + (iy * g.w + ix) * c..][..c];
-                                    if first {
-                                        best.copy_from_slice(cell);
-                                        first = false;
-                                        continue;
-                                    }
-                                    for (b, &v) in best.iter_mut().zip(cell) {
-                                        *b = if better(v, *b) { v } else { *b };
-                                    }
+    // Each image's gradient is zeroed by the thread that accumulates it, just before.
+    let dx = par_filled(g.x_len, img, |offset, dx_img| {
+        let n = offset / img;
+        let (mut best, mut rem) = (vec![T::zero(); c], vec![T::zero(); c]);
+        for oy in 0..g.oh {
+            let (y0, y1) = g.rows(oy);
+            for ox in 0..g.ow {
+                let (x0, x1) = g.cols(ox);
+                let count = (y1 - y0) * (x1 - x0);
+                if count == 0 {
+                    continue;
+                }
+                let grad = &dy[((n * g.oh + oy) * g.ow + ox) * c..][..c];
+                match kind {
+                    PoolKind::Max => {
+                        // Pass 1: the window's maximum per channel. Pass 2: hand each
+                        // channel's gradient to the first cell equal to it. Both passes
+                        // are branch-free selects over contiguous channels.
+                        let mut first = true;
+                        for iy in y0..y1 {
+                            for ix in x0..x1 {
+                                let cell = &x[n * img + (iy * g.w + ix) * c..][..c];
+                                if first {
+                                    best.copy_from_slice(cell);
+                                    first = false;
+                                    continue;
                                 }
-                            }
-                            rem.copy_from_slice(grad);
-                            for iy in y0..y1 {
-                                for ix in x0..x1 {
-                                    let off = (iy * g.w + ix) * c;
-                                    let cell = &x[n * img + off..][..c];
-                                    let out = &mut dx_img[off..off + c];
-                                    let (rem, best) = (&mut rem[..c], &best[..c]);
-                                    for i in 0..c {
-                                        let (v, b) = (cell[i], best[i]);
-                                        let hit = (v == b) | (v.is_nan() & b.is_nan());
-                                        let r = rem[i];
-                                        out[i] += if hit { r } else { T::zero() };
-                                        rem[i] = if hit { T::zero() } else { r };
-                                    }
+                                for (b, &v) in best.iter_mut().zip(cell) {
+                                    *b = if better(v, *b) { v } else { *b };
                                 }
                             }
                         }
-                        PoolKind::Avg => {
-                            let inv = T::one() / T::of(count as f64);
-                            for iy in y0..y1 {
-                                for ix in x0..x1 {
-                                    let cell = &mut dx_img[(iy * g.w + ix) * c..][..c];
-                                    for (d, &gv) in cell.iter_mut().zip(grad) {
-                                        *d += gv * inv;
-                                    }
+                        rem.copy_from_slice(grad);
+                        for iy in y0..y1 {
+                            for ix in x0..x1 {
+                                let off = (iy * g.w + ix) * c;
+                                let cell = &x[n * img + off..][..c];
+                                let out = &mut dx_img[off..off + c];
+                                let (rem, best) = (&mut rem[..c], &best[..c]);
+                                for i in 0..c {
+                                    let (v, b) = (cell[i], best[i]);
+                                    let hit = (v == b) | (v.is_nan() & b.is_nan());
+                                    let r = rem[i];
+                                    out[i] += if hit { r } else { T::zero() };
+                                    rem[i] = if hit { T::zero() } else { r };
+                                }
+                            }
+                        }
+                    }
+                    PoolKind::Avg => {
+                        let inv = T::one() / T::of(count as f64);
+                        for iy in y0..y1 {
+                            for ix in x0..x1 {
+                                let cell = &mut dx_img[(iy * g.w + ix) * c..][..c];
+                                for (d, &gv) in cell.iter_mut().zip(grad) {
+                                    *d += gv * inv;
                                 }
                             }
                         }
                     }
                 }
             }
-        },
-    );
+        }
+    });
     Ok(dx)
 }
 
