@@ -184,7 +184,8 @@ pub fn train_flops(name: &str) -> Option<f64> {
 
 /// The machine's processor as `/proc/cpuinfo` names it, its logical CPUs, its clock (MHz, as
 /// reported there) and the fp32 FLOPs per cycle and core its widest vector FMA gives (2 FMA
-/// units: 64 with AVX-512, 32 with AVX2+FMA, 16 with AVX, 8 otherwise).
+/// units: 64 with AVX-512, 32 with AVX2+FMA, 16 with AVX, 8 otherwise; 32 with AVX-512 on
+/// AMD Zen 4, which runs each 512-bit FMA as two 256-bit halves).
 #[derive(Clone, Debug, Default)]
 pub struct CpuInfo {
     /// `model name`.
@@ -203,6 +204,19 @@ impl CpuInfo {
     /// Reads `/proc/cpuinfo` (fields stay empty / 0 where it is missing).
     pub fn read() -> CpuInfo {
         let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        CpuInfo::parse(&text, cpus)
+    }
+
+    /// Parses the text of `/proc/cpuinfo` (its first processor), for `cpus` CPUs.
+    ///
+    /// ```
+    /// let text = "vendor_id : AuthenticAMD\ncpu family : 25\nmodel name : AMD EPYC\n\
+    ///             cpu MHz : 2600.0\nflags : fpu avx avx2 fma avx512f\n";
+    /// let c = keras_bench::models::CpuInfo::parse(text, 2);
+    /// assert_eq!((c.flops_per_cycle, c.isa), (32.0, "AVX-512 (256-bit FMA units, AMD Zen 4)"));
+    /// ```
+    pub fn parse(text: &str, cpus: usize) -> CpuInfo {
         let field = |key: &str| {
             text.lines()
                 .find(|l| l.split(':').next().is_some_and(|k| k.trim() == key))
@@ -212,7 +226,10 @@ impl CpuInfo {
         };
         let flags = field("flags");
         let has = |f: &str| flags.split_whitespace().any(|x| x == f);
-        let (isa, flops_per_cycle) = if has("avx512f") {
+        let zen4 = field("vendor_id") == "AuthenticAMD" && field("cpu family") == "25";
+        let (isa, flops_per_cycle) = if has("avx512f") && zen4 {
+            ("AVX-512 (256-bit FMA units, AMD Zen 4)", 32.0)
+        } else if has("avx512f") {
             ("AVX-512", 64.0)
         } else if has("avx2") && has("fma") {
             ("AVX2+FMA", 32.0)
@@ -223,7 +240,7 @@ impl CpuInfo {
         };
         CpuInfo {
             model: field("model name"),
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpus,
             mhz: field("cpu MHz").parse().unwrap_or(0.0),
             flops_per_cycle,
             isa,
@@ -239,6 +256,170 @@ impl CpuInfo {
     pub fn peak_gflops(&self) -> f64 {
         self.cpus as f64 * self.mhz / 1e3 * self.flops_per_cycle
     }
+}
+
+/// The fp32 FLOP rate this machine sustains, measured: one thread per CPU runs independent
+/// chains of fused multiply-adds on the widest vectors it has (AVX-512, else AVX2+FMA, else
+/// scalar `mul_add`) for about `secs` seconds; returns the sum of their rates in GFLOP/s.
+///
+/// Unlike [`CpuInfo::peak_gflops`] this sees the clock the cores actually run at (turbo,
+/// or a virtual machine's `cpu MHz` that is only the base clock) and how wide their FMA units
+/// really are; on a shared machine other tenants lower it.
+///
+/// ```
+/// let g = keras_bench::models::measure_fma_gflops(0.05);
+/// assert!(g > 0.0);
+/// ```
+pub fn measure_fma_gflops(secs: f64) -> f64 {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cpus).map(|_| s.spawn(|| fma_thread_gflops(secs))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
+    })
+}
+
+/// Multiply-adds per lane and round of [`fma_rounds`]: enough to make the clock reads rare.
+const FMA_ROUNDS: usize = 1 << 16;
+
+/// One thread's FMA rate in GFLOP/s over about `secs` seconds (after a warm-up round).
+fn fma_thread_gflops(secs: f64) -> f64 {
+    let (flops_per_round, round): (f64, fn() -> f32) = fma_kernel();
+    let mut sink = round();
+    let start = std::time::Instant::now();
+    let mut rounds = 0u64;
+    while rounds == 0 || start.elapsed().as_secs_f64() < secs {
+        sink += round();
+        rounds += 1;
+    }
+    std::hint::black_box(sink);
+    rounds as f64 * flops_per_round / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// The widest FMA loop this CPU runs, and its FLOPs per call.
+fn fma_kernel() -> (f64, fn() -> f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY (of the calls): the CPU has AVX-512F, checked just above.
+            return (fma_flops(16), || unsafe { fma_rounds_avx512() });
+        }
+        if is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma") {
+            // SAFETY (of the calls): the CPU has AVX and FMA, checked just above.
+            return (fma_flops(8), || unsafe { fma_rounds_avx2() });
+        }
+    }
+    (fma_flops(1), fma_rounds_scalar)
+}
+
+/// Independent accumulators per loop: more than an FMA unit's latency times their count.
+const CHAINS: usize = 12;
+
+/// FLOPs of one call of a kernel `lanes` wide: 2 per multiply-add.
+fn fma_flops(lanes: usize) -> f64 {
+    (2 * FMA_ROUNDS * CHAINS * lanes) as f64
+}
+
+/// The AVX-512 loop, in assembly: the AVX-512 intrinsics and target feature need a newer
+/// Rust than this workspace's minimum. Accumulators `zmm0..zmm11`, constants `zmm12`,
+/// `zmm13`.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+unsafe fn fma_rounds_avx512() -> f32 {
+    let (a, b) = (0.999_9f32, 1e-4f32);
+    let mut out = [0.0f32; 16];
+    // SAFETY: the caller guarantees AVX-512F; the loop reads `a` and `b` and writes the 64
+    // bytes of `out`; every vector register it uses is caller-saved, and `clobber_abi("C")`
+    // tells the compiler so.
+    unsafe {
+        std::arch::asm!(
+            "vbroadcastss zmm12, dword ptr [{a}]",
+            "vbroadcastss zmm13, dword ptr [{b}]",
+            "vxorps xmm0, xmm0, xmm0",
+            "vxorps xmm1, xmm1, xmm1",
+            "vxorps xmm2, xmm2, xmm2",
+            "vxorps xmm3, xmm3, xmm3",
+            "vxorps xmm4, xmm4, xmm4",
+            "vxorps xmm5, xmm5, xmm5",
+            "vxorps xmm6, xmm6, xmm6",
+            "vxorps xmm7, xmm7, xmm7",
+            "vxorps xmm8, xmm8, xmm8",
+            "vxorps xmm9, xmm9, xmm9",
+            "vxorps xmm10, xmm10, xmm10",
+            "vxorps xmm11, xmm11, xmm11",
+            "2:",
+            "vfmadd213ps zmm0, zmm12, zmm13",
+            "vfmadd213ps zmm1, zmm12, zmm13",
+            "vfmadd213ps zmm2, zmm12, zmm13",
+            "vfmadd213ps zmm3, zmm12, zmm13",
+            "vfmadd213ps zmm4, zmm12, zmm13",
+            "vfmadd213ps zmm5, zmm12, zmm13",
+            "vfmadd213ps zmm6, zmm12, zmm13",
+            "vfmadd213ps zmm7, zmm12, zmm13",
+            "vfmadd213ps zmm8, zmm12, zmm13",
+            "vfmadd213ps zmm9, zmm12, zmm13",
+            "vfmadd213ps zmm10, zmm12, zmm13",
+            "vfmadd213ps zmm11, zmm12, zmm13",
+            "dec rcx",
+            "jnz 2b",
+            "vaddps zmm0, zmm0, zmm1",
+            "vaddps zmm0, zmm0, zmm2",
+            "vaddps zmm0, zmm0, zmm3",
+            "vaddps zmm0, zmm0, zmm4",
+            "vaddps zmm0, zmm0, zmm5",
+            "vaddps zmm0, zmm0, zmm6",
+            "vaddps zmm0, zmm0, zmm7",
+            "vaddps zmm0, zmm0, zmm8",
+            "vaddps zmm0, zmm0, zmm9",
+            "vaddps zmm0, zmm0, zmm10",
+            "vaddps zmm0, zmm0, zmm11",
+            "vmovups zmmword ptr [{out}], zmm0",
+            "vzeroupper",
+            a = in(reg) &a,
+            b = in(reg) &b,
+            out = in(reg) out.as_mut_ptr(),
+            inout("rcx") FMA_ROUNDS => _,
+            clobber_abi("C"),
+            options(nostack),
+        );
+    }
+    out.iter().sum()
+}
+
+/// The AVX2 loop.
+///
+/// # Safety
+/// The CPU must have AVX and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,fma")]
+unsafe fn fma_rounds_avx2() -> f32 {
+    use std::arch::x86_64::*;
+    let (a, b) = (_mm256_set1_ps(0.999_9), _mm256_set1_ps(1e-4));
+    let mut acc = [_mm256_set1_ps(std::hint::black_box(0.0)); CHAINS];
+    for _ in 0..FMA_ROUNDS {
+        for x in acc.iter_mut() {
+            *x = _mm256_fmadd_ps(*x, a, b);
+        }
+    }
+    let mut out = [0.0f32; 8];
+    let mut total = 0.0;
+    for x in acc {
+        // SAFETY: `out` holds exactly one unaligned 256-bit vector.
+        _mm256_storeu_ps(out.as_mut_ptr(), x);
+        total += out.iter().sum::<f32>();
+    }
+    total
+}
+
+fn fma_rounds_scalar() -> f32 {
+    let mut acc = [std::hint::black_box(0.0f32); CHAINS];
+    for _ in 0..FMA_ROUNDS {
+        for x in acc.iter_mut() {
+            *x = x.mul_add(0.999_9, 1e-4);
+        }
+    }
+    acc.iter().sum()
 }
 
 /// Peak resident memory of this process so far (`VmHWM` in `/proc/self/status`), in MiB;
@@ -286,5 +467,55 @@ mod tests {
     fn reads_this_machine() {
         assert!(peak_rss_mib().is_some_and(|m| m > 0.0));
         assert!(CpuInfo::read().cpus >= 1);
+    }
+
+    #[test]
+    fn fma_width_follows_flags_and_zen4() {
+        let cpu = |vendor: &str, family: u32, flags: &str| {
+            let text = format!(
+                "vendor_id\t: {vendor}\ncpu family\t: {family}\nmodel name\t: X\ncpu MHz\t\t: 2000.000\nflags\t\t: {flags}\n"
+            );
+            CpuInfo::parse(&text, 2)
+        };
+        assert_eq!(
+            cpu("GenuineIntel", 6, "sse avx avx2 fma avx512f").flops_per_cycle,
+            64.0
+        );
+        assert_eq!(
+            cpu("AuthenticAMD", 25, "sse avx avx2 fma avx512f").flops_per_cycle,
+            32.0
+        );
+        assert_eq!(
+            cpu("AuthenticAMD", 26, "sse avx avx2 fma avx512f").flops_per_cycle,
+            64.0
+        );
+        assert_eq!(cpu("AuthenticAMD", 25, "sse avx avx2 fma").flops_per_cycle, 32.0);
+        assert_eq!(cpu("GenuineIntel", 6, "sse avx").flops_per_cycle, 16.0);
+        let c = cpu("GenuineIntel", 6, "sse");
+        assert_eq!(
+            (c.flops_per_cycle, c.mhz, c.cpus, c.model.as_str()),
+            (8.0, 2000.0, 2, "X")
+        );
+    }
+
+    #[test]
+    fn every_fma_kernel_counts_its_work() {
+        // Each kernel runs FMA_ROUNDS steps of x -> 0.9999 x + 1e-4 from 0 on every lane,
+        // which gives 1 - 0.9999^FMA_ROUNDS; the kernels return the sum over their lanes.
+        let want = 1.0 - 0.9999f64.powi(FMA_ROUNDS as i32);
+        let per_lane = |total: f32, lanes: usize| total as f64 / (CHAINS * lanes) as f64;
+        assert!((per_lane(fma_rounds_scalar(), 1) - want).abs() < 1e-3);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX and FMA.
+                assert!((per_lane(unsafe { fma_rounds_avx2() }, 8) - want).abs() < 1e-3);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                assert!((per_lane(unsafe { fma_rounds_avx512() }, 16) - want).abs() < 1e-3);
+            }
+        }
+        assert_eq!(fma_flops(16), 2.0 * 65536.0 * 12.0 * 16.0);
     }
 }
