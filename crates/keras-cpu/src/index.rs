@@ -1,5 +1,6 @@
-//! Indexing along one axis: `index_select` (NumPy `take`), `gather` (`take_along_axis`),
-//! `scatter_add` (their adjoint), cumulative sums and stable argsort.
+//! Indexing along one axis: `index_select` (NumPy `take`) and its adjoint `index_add`,
+//! `gather` (`take_along_axis`) and its adjoint `scatter_add`, cumulative sums and stable
+//! argsort.
 //!
 //! Every op views its contiguous input as `(outer, axis, inner)`.
 
@@ -65,6 +66,92 @@ pub fn index_select(
     // Reads the view in place when it is contiguous: selecting a batch from a narrowed
     // data set must not copy the whole data set.
     Ok(crate::map_storage!(s, v => go(&contiguous_slice(v, layout), &idx, outer, size, inner)))
+}
+
+/// PyTorch `index_add` along `axis` with 1-D `indices`: a copy of `s` with slice `j` of
+/// `upd` (along `axis`) added to slice `indices[j]`; repeated indices add up. `upd` has `s`'s
+/// shape with `axis` replaced by `indices.len()`. This is the adjoint of [`index_select`]
+/// (an embedding's gradient), done a row at a time: `scatter_add` would need a full-size
+/// index tensor and an offset per element.
+///
+/// ```
+/// use keras_backend::Layout;
+/// use keras_cpu::{index::index_add, CpuStorage};
+/// let zeros = CpuStorage::F32(vec![0.0; 6]); // (3, 2)
+/// let idx = CpuStorage::I64(vec![2, 0, 2]);
+/// let upd = CpuStorage::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]); // (3, 2)
+/// let (l, li) = (Layout::contiguous(&[3, 2]), Layout::contiguous(&[3]));
+/// let out = index_add(&zeros, &l, &idx, &li, &upd, &l, 0)?;
+/// assert_eq!(out, CpuStorage::F32(vec![3.0, 4.0, 0.0, 0.0, 6.0, 8.0]));
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+pub fn index_add(
+    s: &CpuStorage,
+    layout: &Layout,
+    idx: &CpuStorage,
+    idx_layout: &Layout,
+    upd: &CpuStorage,
+    upd_layout: &Layout,
+    axis: usize,
+) -> Result<CpuStorage> {
+    const OP: &str = "index_add";
+    let (outer, size, inner) = split_shape(layout.shape(), axis);
+    let idx = resolve(OP, &index_vec(idx, idx_layout, OP)?, size)?;
+    let mut want = layout.shape().to_vec();
+    want[axis] = idx.len();
+    if idx_layout.rank() != 1 || upd_layout.shape() != want.as_slice() {
+        return Err(Error::ShapeMismatch {
+            op: OP,
+            lhs: want,
+            rhs: upd_layout.shape().to_vec(),
+        });
+    }
+    if s.dtype() != upd.dtype() {
+        return Err(Error::DTypeMismatch {
+            op: OP,
+            lhs: s.dtype(),
+            rhs: upd.dtype(),
+        });
+    }
+    fn go<T: Copy + std::ops::Add<Output = T>>(
+        out: &mut [T],
+        u: &[T],
+        idx: &[usize],
+        size: usize,
+        inner: usize,
+    ) {
+        let n = idx.len();
+        for (o, rows) in u.chunks_exact((n * inner).max(1)).enumerate() {
+            for (&i, src) in idx.iter().zip(rows.chunks_exact(inner.max(1))) {
+                let dst = &mut out[(o * size + i) * inner..][..inner];
+                for (d, &x) in dst.iter_mut().zip(src) {
+                    *d = *d + x;
+                }
+            }
+        }
+    }
+    let mut out = s.contiguous(layout).into_owned();
+    if outer * idx.len() * inner == 0 {
+        return Ok(out);
+    }
+    let u = upd.contiguous(upd_layout);
+    match (&mut out, &*u) {
+        (CpuStorage::F32(o), CpuStorage::F32(u)) => go(o, u, &idx, size, inner),
+        (CpuStorage::F64(o), CpuStorage::F64(u)) => go(o, u, &idx, size, inner),
+        (CpuStorage::F16(o), CpuStorage::F16(u)) => go(o, u, &idx, size, inner),
+        (CpuStorage::BF16(o), CpuStorage::BF16(u)) => go(o, u, &idx, size, inner),
+        (CpuStorage::I32(o), CpuStorage::I32(u)) => go(o, u, &idx, size, inner),
+        (CpuStorage::I64(o), CpuStorage::I64(u)) => go(o, u, &idx, size, inner),
+        (CpuStorage::U8(o), CpuStorage::U8(u)) => go(o, u, &idx, size, inner),
+        _ => {
+            return Err(Error::UnsupportedDType {
+                op: OP,
+                dtype: s.dtype(),
+                hint: "",
+            })
+        }
+    }
+    Ok(out)
 }
 
 /// Storage offset in a row-major tensor of `shape` for every position of a row-major

@@ -1,5 +1,5 @@
-//! Indexing along an axis: `index_select`, `gather` (take_along_axis), `scatter_add`,
-//! `one_hot`, and their gradients.
+//! Indexing along an axis: `index_select` and `index_add`, `gather` (take_along_axis) and
+//! `scatter_add`, `one_hot`, and their gradients.
 
 use crate::Tensor;
 use keras_backend::layout::normalize_axis;
@@ -46,12 +46,47 @@ impl Tensor {
         let x_shape = self.shape().to_vec();
         Ok(
             Tensor::from_cpu(out, &shape).record("index_select", &[self], move |g| {
-                // Adjoint: add each gradient row back at its index.
-                let mut ishape = vec![1; g.rank()];
-                ishape[a] = idx.numel();
-                let full = idx.reshape_to(&ishape)?.broadcast_to(g.shape())?;
+                // Adjoint: add each gradient slice back at its index.
                 let zeros = Tensor::zeros(&x_shape, g.dtype(), g.device())?;
-                Ok(vec![Some(zeros.scatter_add(&full, g, a as isize)?)])
+                Ok(vec![Some(zeros.index_add(&idx, g, a as isize)?)])
+            }),
+        )
+    }
+
+    /// PyTorch `index_add`: a copy of this tensor with slice `j` of `updates` along `axis`
+    /// added to slice `indices[j]` (repeated indices add up); `updates` has this tensor's
+    /// shape with `axis` of length `indices.len()`. The adjoint of [`Tensor::index_select`].
+    ///
+    /// ```
+    /// use keras_tensor::Tensor;
+    /// let x = Tensor::zeros(&[3, 2], keras_tensor::DType::F32, &keras_tensor::Device::Cpu)?;
+    /// let idx = Tensor::new(&[2i64, 0, 2], &[3])?;
+    /// let upd = Tensor::new(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2])?;
+    /// assert_eq!(x.index_add(&idx, &upd, 0)?.to_vec::<f32>()?, [3.0, 4.0, 0.0, 0.0, 6.0, 8.0]);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When `indices` is not a 1-D integer tensor, an index is out of range, or `updates` has
+    /// the wrong shape.
+    pub fn index_add(&self, indices: &Tensor, updates: &Tensor, axis: isize) -> Result<Tensor> {
+        let a = normalize_axis("index_add", axis, self.rank())?;
+        check_indices("index_add", indices)?;
+        self.same_device("index_add", &[indices, updates])?;
+        let upd = updates.cast(self.dtype())?;
+        let out = keras_cpu::index::index_add(
+            self.storage().cpu(),
+            self.layout(),
+            indices.storage().cpu(),
+            indices.layout(),
+            upd.storage().cpu(),
+            upd.layout(),
+            a,
+        )?;
+        let idx = indices.clone();
+        Ok(
+            Tensor::from_cpu(out, self.shape()).record("index_add", &[self, &upd], move |g| {
+                Ok(vec![Some(g.clone()), Some(g.index_select(&idx, a as isize)?)])
             }),
         )
     }
@@ -153,6 +188,13 @@ mod tests {
         let x = randn(&[4, 3], 1);
         let idx = Tensor::new(&[2i64, 0, 2, -1], &[4]).unwrap();
         check_grad("index_select", &[&x], |t| t[0].index_select(&idx, 0));
+        check_grad("index_select_axis1", &[&x], |t| t[0].index_select(&idx, 1));
+        check_grad("index_add", &[&x, &randn(&[4, 4], 4)], |t| {
+            t[0].index_add(&idx, &t[1], 1)
+        });
+        check_grad("index_add_axis0", &[&x, &randn(&[4, 3], 5)], |t| {
+            t[0].index_add(&idx, &t[1], 0)
+        });
         let gidx = Tensor::new(&[0i64, 2, 1, 1, 0, 0, 2, 2], &[4, 2]).unwrap();
         check_grad("gather", &[&x], |t| t[0].gather(&gidx, 1));
         let sidx = Tensor::new(&[0i64, 0, 3, 1, 1, 2], &[2, 3]).unwrap();
@@ -164,6 +206,39 @@ mod tests {
         check_grad("scatter_add_small", &[&x, &randn(&[2, 2], 3)], |t| {
             t[0].scatter_add(&small, &t[1], 0)
         });
+    }
+
+    #[test]
+    fn index_add_adds_rows_like_a_loop_and_rejects_bad_shapes() {
+        // (2, 5, 3) with 4 updates along axis 1, repeated and negative indices.
+        let x = randn(&[2, 5, 3], 7);
+        let upd = randn(&[2, 4, 3], 8);
+        let idx = [4i64, 1, 4, -5];
+        let it = Tensor::new(&idx, &[4]).unwrap();
+        let got = x.index_add(&it, &upd, 1).unwrap().to_vec::<f64>().unwrap();
+        let (mut want, u) = (x.to_vec::<f64>().unwrap(), upd.to_vec::<f64>().unwrap());
+        for o in 0..2 {
+            for (j, &i) in idx.iter().enumerate() {
+                let i = i.rem_euclid(5) as usize;
+                for k in 0..3 {
+                    want[(o * 5 + i) * 3 + k] += u[(o * 4 + j) * 3 + k];
+                }
+            }
+        }
+        assert_eq!(got, want);
+        let e = x
+            .index_add(&it, &randn(&[2, 3, 3], 9), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("index_add") && e.contains("[2, 4, 3]") && e.contains("[2, 3, 3]"),
+            "{e}"
+        );
+        let two_d = Tensor::new(&idx, &[2, 2]).unwrap();
+        assert!(x.index_add(&two_d, &upd, 1).is_err());
+        assert!(x
+            .index_add(&Tensor::new(&[5i64, 0, 0, 0], &[4]).unwrap(), &upd, 1)
+            .is_err());
     }
 
     #[test]
