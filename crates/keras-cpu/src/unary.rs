@@ -15,6 +15,18 @@ pub(crate) fn map<T: Copy + Send + Sync, U: Send>(v: &[T], f: impl Fn(T) -> U + 
     }
 }
 
+/// `max(x, 0)` as TensorFlow and PyTorch compute it: `0` where `x < 0`, else `x`, so NaN
+/// stays NaN (a NaN loss must not be hidden) and `-0` stays `-0`. The one definition for
+/// [`unary`] and the fused [`bias_unary`].
+#[inline]
+fn relu<T: Float>(x: T) -> T {
+    if x < T::zero() {
+        T::zero()
+    } else {
+        x
+    }
+}
+
 fn float_unary<T: Float>(op: UnaryOp, v: &[T]) -> Vec<T> {
     use UnaryOp::*;
     let zero = T::zero();
@@ -34,7 +46,7 @@ fn float_unary<T: Float>(op: UnaryOp, v: &[T]) -> Vec<T> {
         Cos => map(v, |x| x.cos()),
         Tanh => map(v, |x| x.tanh_k()),
         Sigmoid => map(v, |x| x.sigmoid_k()),
-        Relu => map(v, |x| if x > zero { x } else { zero }),
+        Relu => map(v, relu),
         Erf => map(v, |x| x.erf()),
         Sign => map(v, |x| {
             if x > zero {
@@ -225,7 +237,7 @@ pub fn bias_unary(op: Option<UnaryOp>, x: &CpuStorage, bias: &CpuStorage) -> Opt
                 }
                 match op {
                     None => {}
-                    Some(UnaryOp::Relu) => yr.iter_mut().for_each(|v| *v = v.max(T::zero())),
+                    Some(UnaryOp::Relu) => yr.iter_mut().for_each(|v| *v = relu(*v)),
                     Some(UnaryOp::Sigmoid) => yr.iter_mut().for_each(|v| *v = v.sigmoid_k()),
                     Some(UnaryOp::Tanh) => yr.iter_mut().for_each(|v| *v = v.tanh_k()),
                     Some(UnaryOp::Exp) => yr.iter_mut().for_each(|v| *v = v.exp_k()),
@@ -314,5 +326,55 @@ pub fn bias_unary_backward(
             go(op, y, g, c).map(|(a, b)| (CpuStorage::F64(a), CpuStorage::F64(b)))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relu_keeps_nan_as_tensorflow_and_pytorch_do() {
+        let x = [f32::NAN, -1.0, 2.0, -0.0, f32::NEG_INFINITY];
+        let l = Layout::contiguous(&[5]);
+        let CpuStorage::F32(y) = unary(UnaryOp::Relu, &CpuStorage::F32(x.to_vec()), &l).unwrap() else {
+            panic!("dtype")
+        };
+        assert!(y[0].is_nan());
+        assert_eq!(&y[1..], [0.0, 2.0, -0.0, 0.0]);
+        assert!(
+            y[3].is_sign_negative(),
+            "-0 stays -0, as torch.relu and tf.nn.relu give"
+        );
+    }
+
+    #[test]
+    fn fused_bias_activation_equals_add_then_unary_bitwise() {
+        let c = 5;
+        let mut x: Vec<f64> = crate::test_data::data(40 * c, 11)
+            .iter()
+            .map(|v| v * 30.0)
+            .collect();
+        x[3] = f64::NAN;
+        x[7] = -0.0;
+        x[12] = f64::INFINITY;
+        let mut b: Vec<f64> = crate::test_data::data(c, 12);
+        b[2] = -0.0; // so element 7 is -0 after the bias too
+
+        let added: Vec<f64> = x.iter().enumerate().map(|(i, &v)| v + b[i % c]).collect();
+        let l = Layout::contiguous(&[added.len()]);
+        for op in [UnaryOp::Relu, UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Exp] {
+            let Some(CpuStorage::F64(fused)) =
+                bias_unary(Some(op), &CpuStorage::F64(x.clone()), &CpuStorage::F64(b.clone()))
+            else {
+                panic!("{op:?} not fused")
+            };
+            let CpuStorage::F64(plain) = unary(op, &CpuStorage::F64(added.clone()), &l).unwrap() else {
+                panic!("dtype")
+            };
+            for (i, (f, p)) in fused.iter().zip(&plain).enumerate() {
+                assert_eq!(f.to_bits(), p.to_bits(), "{op:?} element {i}: {f} vs {p}");
+            }
+        }
     }
 }
