@@ -11,6 +11,12 @@
 //! * filter gradient: `dw[g] += col^T @ dy[tile, g]`
 //!
 //! A 1x1 kernel with stride 1 and no padding skips im2col and multiplies the input directly.
+//! Other unit-stride convolutions can skip it too (the *implicit* passes, see
+//! `Geom::padded_input`): a tile's input rows are copied once, zero-padded, and each kernel
+//! row's im2col matrix is a view of them with overlapping rows, so the pass is `kh` GEMMs on
+//! views; the input gradient is then the forward pass of the convolution with the kernel
+//! flipped. A cost rule (`Geom::with`, `Geom::transform_pays`) picks them where they are
+//! faster: few output channels, wide images.
 //! Work is spread over rayon's global pool by tile (forward, filter gradient) or by image
 //! (input gradient), each worker with its own scratch and a single-threaded GEMM; per-worker
 //! partial filter gradients are summed at the end. When there are too few tiles to share, the
@@ -32,6 +38,9 @@ use crate::Float;
 /// Upper bound on the elements of one im2col tile (`P * KH*KW*Cin/groups`), i.e. on the
 /// scratch of one worker (unless a single output row needs more).
 pub const TILE_ELEMS: usize = 1 << 19;
+
+/// The implicit passes need at least this many inputs per kernel row (`kw * cin`).
+const IMPLICIT_MIN_K: usize = 32;
 
 /// Upper bound on the output pixels of one tile (the GEMM's `m`).
 const TILE_PIXELS: usize = 4096;
@@ -65,6 +74,14 @@ struct Geom {
     rows: usize,
     /// 1x1 kernel, stride 1, no padding: the input is its own im2col matrix.
     direct: bool,
+    /// Unit stride and dilation, one group, a kernel larger than 1x1, at least
+    /// [`IMPLICIT_MIN_K`] inputs per kernel row and no side padded by more than the kernel's
+    /// size minus one: the passes can skip im2col (see [`Geom::padded_input`]).
+    eligible: bool,
+    /// Eligible, and expected to be faster than im2col: the passes skip it.
+    implicit: bool,
+    /// Width of a zero-padded input row in the implicit passes: `ow + kw - 1`.
+    wp: usize,
     x_len: usize,
     w_len: usize,
     y_len: usize,
@@ -74,6 +91,12 @@ use crate::storage::{bad, checked_product as mul};
 
 impl Geom {
     fn new(op: &'static str, p: &Conv2dParams) -> Result<Geom> {
+        Geom::with(op, p, false)
+    }
+
+    /// [`Geom::new`], taking the implicit passes whenever the geometry allows them when
+    /// `force_implicit`.
+    fn with(op: &'static str, p: &Conv2dParams, force_implicit: bool) -> Result<Geom> {
         if p.groups == 0 {
             return Err(bad(op, "groups must be at least 1".into()));
         }
@@ -116,7 +139,29 @@ impl Geom {
         }
         let (cg, cog) = (p.in_channels / p.groups, p.out_channels / p.groups);
         let kk = mul(op, &[p.kernel[0], p.kernel[1], cg])?;
-        let rows = if o[1] == 0 || kk == 0 {
+        let direct = p.kernel == [1, 1] && p.stride == [1, 1] && p.padding == [(0, 0), (0, 0)];
+        let eligible = !direct
+            && p.groups == 1
+            && p.stride == [1, 1]
+            && p.dilation == [1, 1]
+            && (0..2).all(|d| p.padding[d].0 < p.kernel[d] && p.padding[d].1 < p.kernel[d])
+            && o[0] > 0
+            && o[1] > 0
+            && p.out_channels > 0
+            // Each kernel row's GEMM multiplies `kw * cin` columns; with fewer than about 32
+            // (a first layer's 1 or 3 channels), im2col's one GEMM is faster.
+            && p.kernel[1] * p.in_channels >= IMPLICIT_MIN_K;
+        let wp = o[1] + p.kernel[1] - 1;
+        // The implicit passes compute `kw - 1` dropped columns per `wp`: a share
+        // `(kw - 1) / wp` of extra GEMM work. im2col instead copies each input `kk` times,
+        // about `2 / cout` of the GEMM's work (a copied element costs about 2 multiply-adds
+        // of a GEMM whose output has `cout` columns). Measured on 3x3 layers of 8-32 pixels
+        // and 16-64 channels (docs/benchmarks.md), this picks the faster path or one within 6%.
+        let implicit = eligible && (force_implicit || (p.kernel[1] - 1) * p.out_channels < 2 * wp);
+        let rows = if implicit {
+            // A tile's padded input rows and its wide output rows share the scratch budget.
+            (TILE_ELEMS / (wp * (p.in_channels + p.out_channels)).max(1)).min(TILE_PIXELS / wp)
+        } else if o[1] == 0 || kk == 0 {
             o[0].max(1)
         } else {
             (TILE_ELEMS / kk).min(TILE_PIXELS) / o[1]
@@ -143,7 +188,10 @@ impl Geom {
             ow: o[1],
             kk,
             rows,
-            direct: p.kernel == [1, 1] && p.stride == [1, 1] && p.padding == [(0, 0), (0, 0)],
+            direct,
+            eligible,
+            implicit,
+            wp,
             x_len: mul(op, &[p.batch, p.in_hw[0], p.in_hw[1], p.in_channels])?,
             w_len: mul(op, &[kk, p.out_channels])?,
             y_len: mul(op, &[p.batch, o[0], o[1], p.out_channels])?,
@@ -238,6 +286,179 @@ impl Geom {
         MatRef::row_major(&col[..p * self.kk], p, self.kk)
     }
 
+    #[cfg(test)]
+    fn in_hw(&self) -> [usize; 2] {
+        [self.oh, self.ow]
+    }
+
+    /// Output rows in the tile starting at output row `r0`.
+    fn tile_rows(&self, r0: usize) -> usize {
+        self.rows.min(self.oh - r0)
+    }
+
+    /// Rows of the implicit GEMMs for a tile of `r` output rows: the tile's `r * wp` "wide"
+    /// pixels (each output row padded to the input's width) less the last row's `kw - 1`,
+    /// which would read past the padded input.
+    fn wide_pixels(&self, r: usize) -> usize {
+        r * self.wp - (self.kw - 1)
+    }
+
+    /// Implicit passes: copies the input rows that the tile at (`n`, `r0`) reads, zero-padded
+    /// on every side, into `xp` (`(rows + kh - 1) x wp x cin`).
+    ///
+    /// With unit stride, the `kw * cin` inputs that kernel row `ki` multiplies for wide pixel
+    /// `q` are the contiguous run `xp[(q + ki * wp) * cin ..][.. kw * cin]`, and the run of
+    /// wide pixel `q + 1` starts `cin` elements later. So the im2col matrix of kernel row `ki`
+    /// is a view of `xp` with row stride `cin` ([`Geom::implicit_rows`]): the convolution is
+    /// `kh` GEMMs on views, with no im2col copy. The wide pixels in the last `kw - 1` columns
+    /// of each row straddle two input rows; their results are computed and dropped.
+    fn padded_input<T: Float>(&self, x: &[T], xp: &mut Vec<T>, n: usize, r0: usize) {
+        let (cin, wp) = (self.cin, self.wp);
+        let rows = self.tile_rows(r0) + self.kh - 1;
+        if xp.len() < rows * wp * cin {
+            xp.resize(rows * wp * cin, T::zero());
+        }
+        for (t, row) in xp[..rows * wp * cin].chunks_exact_mut(wp * cin).enumerate() {
+            match (r0 + t).checked_sub(self.pt).filter(|&iy| iy < self.h) {
+                Some(iy) => {
+                    let (left, rest) = row.split_at_mut(self.pl * cin);
+                    let (mid, right) = rest.split_at_mut(self.w * cin);
+                    left.fill(T::zero());
+                    let s = (n * self.h + iy) * self.w * cin;
+                    mid.copy_from_slice(&x[s..s + self.w * cin]);
+                    right.fill(T::zero());
+                }
+                None => row.fill(T::zero()),
+            }
+        }
+    }
+
+    /// Implicit passes: the im2col matrix of kernel row `ki` for a tile of `r` output rows,
+    /// as a view of the padded input `xp` (`wide_pixels(r) x kw*cin`, overlapping rows).
+    fn implicit_rows<'a, T>(&self, xp: &'a [T], ki: usize, r: usize) -> MatRef<'a, T> {
+        MatRef {
+            data: xp,
+            offset: ki * self.wp * self.cin,
+            rows: self.wide_pixels(r),
+            cols: self.kw * self.cin,
+            row_stride: self.cin as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// Rows `ki * kw * cin ..` of the kernel (one kernel row, `kw*cin x cout`).
+    fn w_kernel_row<'a, T>(&self, w: &'a [T], ki: usize) -> MatRef<'a, T> {
+        MatRef {
+            data: w,
+            offset: ki * self.kw * self.cin * self.cout,
+            rows: self.kw * self.cin,
+            cols: self.cout,
+            row_stride: self.cout as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// The implicit forward pass of one tile: `y_tile` (`r x ow x cout`) from the padded
+    /// input `xp`, through the wide result `wide`.
+    fn implicit_forward_tile<T: Float>(
+        &self,
+        xp: &[T],
+        w: &[T],
+        wide: &mut Vec<T>,
+        y_tile: &mut [T],
+        par: bool,
+    ) -> Result<()> {
+        let r = y_tile.len() / (self.ow * self.cout);
+        let q = self.wide_pixels(r);
+        if wide.len() < q * self.cout {
+            wide.resize(q * self.cout, T::zero());
+        }
+        let wide = &mut wide[..q * self.cout];
+        for ki in 0..self.kh {
+            let a = self.implicit_rows(xp, ki, r);
+            gemm_strided(
+                a,
+                self.w_kernel_row(w, ki),
+                wide,
+                0,
+                self.cout,
+                T::one(),
+                ki > 0,
+                par,
+            )?;
+        }
+        let (row_in, row_out) = (self.wp * self.cout, self.ow * self.cout);
+        for (t, out) in y_tile.chunks_exact_mut(row_out).enumerate() {
+            out.copy_from_slice(&wide[t * row_in..t * row_in + row_out]);
+        }
+        Ok(())
+    }
+
+    /// The implicit filter gradient of one tile: `dw += sum over ki` of kernel row `ki`'s
+    /// im2col view transposed times `dy` laid out wide (zeros in the dropped columns).
+    fn implicit_filter_tile<T: Float>(
+        &self,
+        xp: &[T],
+        dy: &[T],
+        dyw: &mut Vec<T>,
+        dw: &mut [T],
+        (n, r0): (usize, usize),
+        par: bool,
+    ) -> Result<()> {
+        let r = self.tile_rows(r0);
+        let q = self.wide_pixels(r);
+        let (row_in, row_out) = (self.ow * self.cout, self.wp * self.cout);
+        if dyw.len() < r * row_out {
+            dyw.resize(r * row_out, T::zero());
+        }
+        for (t, out) in dyw[..r * row_out].chunks_exact_mut(row_out).enumerate() {
+            let s = ((n * self.oh + r0 + t) * self.ow) * self.cout;
+            let (valid, dropped) = out.split_at_mut(row_in);
+            valid.copy_from_slice(&dy[s..s + row_in]);
+            dropped.fill(T::zero());
+        }
+        let b = MatRef::row_major(&dyw[..q * self.cout], q, self.cout);
+        for ki in 0..self.kh {
+            let a = self.implicit_rows(xp, ki, r).t();
+            let off = ki * self.kw * self.cin * self.cout;
+            gemm_strided(a, b, dw, off, self.cout, T::one(), true, par)?;
+        }
+        Ok(())
+    }
+
+    /// The convolution whose forward pass is this one's input gradient, when unit strides
+    /// make it one: input `dy`, kernel flipped in space with its channel axes swapped
+    /// ([`flip_kernel`]), padding `k - 1 - p` on each side. Its output has this one's input
+    /// shape.
+    fn input_gradient_params(&self) -> Conv2dParams {
+        Conv2dParams {
+            batch: self.n,
+            in_hw: [self.oh, self.ow],
+            in_channels: self.cout,
+            out_channels: self.cin,
+            kernel: [self.kh, self.kw],
+            stride: [1, 1],
+            // Bottom: `kh - 1 - pb`, where `oh = h + pt + pb - kh + 1`; the same across.
+            padding: [
+                (self.kh - 1 - self.pt, self.h + self.pt - self.oh),
+                (self.kw - 1 - self.pl, self.w + self.pl - self.ow),
+            ],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+
+    /// Whether the input gradient is faster as the implicit convolution of
+    /// [`Geom::input_gradient_params`] than as a GEMM and col2im. That convolution also
+    /// multiplies the zero padding around `dy` (`h * w` outputs, where the GEMM has `oh * ow`
+    /// rows) and its dropped columns, against col2im's read-add-write of each of the GEMM's
+    /// outputs (about `8 / cout` of its work, measured as above).
+    fn transform_pays(&self) -> bool {
+        let flops = (self.h * self.w) as f64 / (self.oh * self.ow) as f64;
+        let wide = 1.0 + (self.kw - 1) as f64 / (self.w + self.kw - 1) as f64;
+        flops * wide < 1.0 + 8.0 / self.cout as f64
+    }
+
     /// `dx_img += col2im(dcol)` for the tile starting at output row `r0` of one image and
     /// group `g` (`dx_img` is that image's `H x W x Cin` gradient).
     fn col2im_add<T: Float>(&self, dcol: &[T], dx_img: &mut [T], r0: usize, g: usize) {
@@ -295,6 +516,30 @@ impl Geom {
     }
 }
 
+/// A worker's two scratch buffers: the im2col matrix (or the padded input rows of the
+/// implicit passes), and the implicit passes' wide rows.
+type Buffers<T> = (Scratch<T>, Scratch<T>);
+
+fn buffers<T: 'static>() -> Buffers<T> {
+    (Scratch::take(), Scratch::take())
+}
+
+/// The kernel of the input-gradient convolution ([`Geom::input_gradient_params`]):
+/// `(KH, KW, C_out, C_in)` with `w'[i, j, o, c] = w[KH-1-i, KW-1-j, c, o]`.
+fn flip_kernel<T: Float>(g: &Geom, w: &[T]) -> Vec<T> {
+    let (kh, kw, cin, cout) = (g.kh, g.kw, g.cin, g.cout);
+    let mut out = Vec::with_capacity(w.len());
+    for i in 0..kh {
+        for j in 0..kw {
+            let tap = &w[((kh - 1 - i) * kw + (kw - 1 - j)) * cin * cout..][..cin * cout];
+            for o in 0..cout {
+                out.extend(tap.iter().skip(o).step_by(cout));
+            }
+        }
+    }
+    out
+}
+
 /// Convolution forward pass: `y = conv(x, w)`.
 ///
 /// `x` is `(N, H, W, C_in)`, `w` is `(KH, KW, C_in / groups, C_out)`, the result is
@@ -321,6 +566,11 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T]) -> Result<Ve
     let g = Geom::new(OP, p)?;
     g.check_len(OP, "input", x.len(), g.x_len)?;
     g.check_len(OP, "kernel", w.len(), g.w_len)?;
+    forward(&g, x, w)
+}
+
+/// [`conv2d_forward`] with the geometry checked.
+fn forward<T: Float>(g: &Geom, x: &[T], w: &[T]) -> Result<Vec<T>> {
     if g.y_len == 0 {
         return Ok(vec![T::zero(); g.y_len]);
     }
@@ -335,10 +585,14 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T]) -> Result<Ve
             units.push((n, t * g.rows, yt));
         }
     }
-    let run = |col: &mut Vec<T>, (n, r0, yt): (usize, usize, &mut [MaybeUninit<T>]), par: bool| {
+    let run = |bufs: &mut Buffers<T>, (n, r0, yt): (usize, usize, &mut [MaybeUninit<T>]), par: bool| {
         let yt = zeroed(yt);
+        if g.implicit {
+            g.padded_input(x, &mut bufs.0, n, r0);
+            return g.implicit_forward_tile(&bufs.0, w, &mut bufs.1, yt, par);
+        }
         for grp in 0..g.groups {
-            let a = g.col(x, col, n, r0, grp);
+            let a = g.col(x, &mut bufs.0, n, r0, grp);
             gemm_strided(
                 a,
                 g.w_group(w, grp),
@@ -355,11 +609,11 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T]) -> Result<Ve
     if Geom::outer_parallel(units.len()) {
         units
             .into_par_iter()
-            .try_for_each_init(Scratch::take, |col, u| run(col, u, false))?;
+            .try_for_each_init(buffers, |bufs, u| run(bufs, u, false))?;
     } else {
-        let mut col = Scratch::take();
+        let mut bufs = buffers();
         for u in units {
-            run(&mut col, u, true)?;
+            run(&mut bufs, u, true)?;
         }
     }
     // SAFETY: the units partition the first `y_len` elements and `run` zeroed each before
@@ -394,6 +648,13 @@ pub fn conv2d_backward_input<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T]) -> R
     g.check_len(OP, "kernel", w.len(), g.w_len)?;
     if g.x_len == 0 || g.y_len == 0 {
         return Ok(vec![T::zero(); g.x_len]);
+    }
+    if g.eligible && g.transform_pays() {
+        // With unit strides the input gradient is itself a convolution: no col2im.
+        let flipped = Geom::with(OP, &g.input_gradient_params(), true)?;
+        if flipped.implicit {
+            return forward(&flipped, dy, &flip_kernel(&g, w));
+        }
     }
     // Each image's gradient is zeroed by the worker that accumulates it (a `vec![0; n]` would
     // be a separate single-threaded pass over all of it).
@@ -477,9 +738,13 @@ pub fn conv2d_backward_filter<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T]) -> 
     if g.w_len == 0 || g.y_len == 0 {
         return Ok(dw);
     }
-    let run = |acc: &mut [T], col: &mut Vec<T>, (n, r0): (usize, usize), par: bool| {
+    let run = |acc: &mut [T], bufs: &mut Buffers<T>, (n, r0): (usize, usize), par: bool| {
+        if g.implicit {
+            g.padded_input(x, &mut bufs.0, n, r0);
+            return g.implicit_filter_tile(&bufs.0, dy, &mut bufs.1, acc, (n, r0), par);
+        }
         for grp in 0..g.groups {
-            let a = g.col(x, col, n, r0, grp).t();
+            let a = g.col(x, &mut bufs.0, n, r0, grp).t();
             gemm_strided(
                 a,
                 g.dy_tile(dy, n, r0, grp),
@@ -501,9 +766,9 @@ pub fn conv2d_backward_filter<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T]) -> 
             .par_chunks(per)
             .map(|chunk| {
                 let mut acc = vec![T::zero(); g.w_len];
-                let mut col = Scratch::take();
+                let mut bufs = buffers();
                 for &u in chunk {
-                    run(&mut acc, &mut col, u, false)?;
+                    run(&mut acc, &mut bufs, u, false)?;
                 }
                 Ok(acc)
             })
@@ -514,9 +779,9 @@ pub fn conv2d_backward_filter<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T]) -> 
             }
         }
     } else {
-        let mut col = Scratch::take();
+        let mut bufs = buffers();
         for u in units {
-            run(&mut dw, &mut col, u, true)?;
+            run(&mut dw, &mut bufs, u, true)?;
         }
     }
     Ok(dw)
@@ -642,7 +907,7 @@ mod tests {
                 for &s in &[[1, 1], [2, 2], [1, 3]] {
                     for &pad in &[[(0, 0), (0, 0)], [(1, 1), (1, 1)], [(2, 0), (0, 1)]] {
                         for &d in &[[1, 1], [2, 1]] {
-                            for &(cin, cout, groups) in &[(3, 4, 1), (4, 6, 2), (3, 6, 3)] {
+                            for &(cin, cout, groups) in &[(3, 4, 1), (4, 6, 2), (3, 6, 3), (16, 5, 1)] {
                                 check(params(n, hw, cin, cout, k, s, pad, d, groups));
                                 count += 1;
                             }
@@ -652,6 +917,31 @@ mod tests {
             }
         }
         assert!(count > 400);
+    }
+
+    #[test]
+    fn implicit_passes_split_into_tiles_across_threads() {
+        // Big enough that a tile is fewer rows than the image (two tiles per image, the
+        // second short) and the tiles run in parallel; asymmetric padding.
+        let p = params(3, [60, 70], 64, 64, [3, 3], [1, 1], [(2, 0), (1, 1)], [1, 1], 1);
+        let g = Geom::new("test", &p).unwrap();
+        assert!(g.implicit && g.rows < g.oh && g.oh % g.rows != 0, "{g:?}");
+        // The input gradient takes the flipped-kernel convolution, implicit too.
+        let flipped = Geom::with("test", &g.input_gradient_params(), true).unwrap();
+        assert!(g.transform_pays() && flipped.implicit && flipped.in_hw() == [60, 70]);
+        check(p);
+        // Strides, dilation, groups, a padding as large as the kernel or few input channels
+        // take im2col.
+        let z = [(0, 0), (0, 0)];
+        for q in [
+            params(1, [5, 5], 16, 2, [3, 3], [2, 1], z, [1, 1], 1),
+            params(1, [5, 5], 16, 2, [3, 3], [1, 1], z, [1, 2], 1),
+            params(1, [5, 5], 16, 2, [3, 3], [1, 1], z, [1, 1], 2),
+            params(1, [5, 5], 16, 2, [2, 3], [1, 1], [(2, 0), (0, 0)], [1, 1], 1),
+            params(1, [5, 5], 3, 2, [3, 3], [1, 1], z, [1, 1], 1),
+        ] {
+            assert!(!Geom::new("test", &q).unwrap().implicit, "{q:?}");
+        }
     }
 
     #[test]

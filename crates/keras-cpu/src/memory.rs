@@ -56,9 +56,13 @@ fn tune() {}
 /// per call by rayon's splits).
 ///
 /// Its contents are whatever the previous user left (zeros when new): callers grow it with
-/// `resize` and overwrite what they read. Each thread keeps the largest vector of each
-/// element type it has been given back, until the thread exits.
+/// `resize` and overwrite what they read. Each thread keeps up to [`KEPT_PER_TYPE`] vectors
+/// of each element type (the largest it has been given back), until the thread exits.
 pub(crate) struct Scratch<T: 'static>(Vec<T>);
+
+/// How many scratch vectors of one element type a thread keeps (a kernel may hold several
+/// at once).
+const KEPT_PER_TYPE: usize = 4;
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<Box<dyn std::any::Any>>> =
@@ -66,7 +70,7 @@ thread_local! {
 }
 
 impl<T: 'static> Scratch<T> {
-    /// This thread's kept vector of `T` (empty if it has none, or another `Scratch` holds it).
+    /// One of this thread's kept vectors of `T` (empty if it has none left).
     pub(crate) fn take() -> Self {
         let kept = SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
@@ -86,10 +90,14 @@ impl<T: 'static> Drop for Scratch<T> {
         // `try_with`: a thread that is exiting just frees the vector.
         let _ = SCRATCH.try_with(|s| {
             let mut s = s.borrow_mut();
-            match s.iter_mut().find_map(|b| b.downcast_mut::<Vec<T>>()) {
-                Some(kept) if kept.capacity() >= v.capacity() => {}
-                Some(kept) => *kept = v,
-                None => s.push(Box::new(v)),
+            let mut kept: Vec<&mut Vec<T>> =
+                s.iter_mut().filter_map(|b| b.downcast_mut::<Vec<T>>()).collect();
+            if kept.len() < KEPT_PER_TYPE {
+                s.push(Box::new(v));
+            } else if let Some(smallest) = kept.iter_mut().min_by_key(|k| k.capacity()) {
+                if smallest.capacity() < v.capacity() {
+                    **smallest = v;
+                }
             }
         });
     }
@@ -110,7 +118,7 @@ impl<T> std::ops::DerefMut for Scratch<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::Scratch;
+    use super::{Scratch, KEPT_PER_TYPE};
 
     #[test]
     fn scratch_is_reused_by_the_same_thread_and_keeps_the_largest() {
@@ -124,14 +132,30 @@ mod tests {
             (ptr, 1000),
             "the same buffer, contents kept"
         );
-        // A second scratch while the first is out starts empty; given back smaller, it does
-        // not replace the larger one.
+        // A second scratch while the first is out starts empty; both are kept.
         let mut c = Scratch::<f32>::take();
         assert!(c.is_empty());
         c.resize(10, 0.0);
         drop(b);
         drop(c);
-        assert_eq!(Scratch::<f32>::take().len(), 1000);
+        let (d, e) = (Scratch::<f32>::take(), Scratch::<f32>::take());
+        let mut lens = [d.len(), e.len()];
+        lens.sort();
+        assert_eq!(lens, [10, 1000]);
+        drop((d, e));
+        // Beyond KEPT_PER_TYPE, a smaller vector given back is dropped and a larger one
+        // replaces the smallest kept.
+        let mut all: Vec<Scratch<f32>> = (0..KEPT_PER_TYPE + 1).map(|_| Scratch::take()).collect();
+        for (i, s) in all.iter_mut().enumerate() {
+            let n = s.len().max(1 + i);
+            s.resize(n, 0.0);
+        }
+        let most = all.iter().map(|s| s.len()).max().unwrap();
+        drop(all);
+        let again: Vec<Scratch<f32>> = (0..KEPT_PER_TYPE + 1).map(|_| Scratch::take()).collect();
+        assert_eq!(again.iter().filter(|s| s.capacity() > 0).count(), KEPT_PER_TYPE);
+        assert!(again.iter().any(|s| s.len() == most));
+        drop(again);
         // Element types are kept apart.
         assert!(Scratch::<f64>::take().is_empty());
         // Another thread has its own.
