@@ -5,6 +5,18 @@ use crate::Tensor;
 use keras_backend::layout::normalize_axis;
 use keras_backend::{DType, Error, Result};
 
+/// A CPU kernel adding updates at indices: `(x, x layout, indices, their layout, updates,
+/// their layout, axis)`.
+type AddAtKernel = fn(
+    &keras_cpu::CpuStorage,
+    &keras_backend::Layout,
+    &keras_cpu::CpuStorage,
+    &keras_backend::Layout,
+    &keras_cpu::CpuStorage,
+    &keras_backend::Layout,
+    usize,
+) -> Result<keras_cpu::CpuStorage>;
+
 fn check_indices(op: &'static str, idx: &Tensor) -> Result<()> {
     if idx.dtype().is_int() {
         Ok(())
@@ -70,24 +82,13 @@ impl Tensor {
     /// When `indices` is not a 1-D integer tensor, an index is out of range, or `updates` has
     /// the wrong shape.
     pub fn index_add(&self, indices: &Tensor, updates: &Tensor, axis: isize) -> Result<Tensor> {
-        let a = normalize_axis("index_add", axis, self.rank())?;
-        check_indices("index_add", indices)?;
-        self.same_device("index_add", &[indices, updates])?;
-        let upd = updates.cast(self.dtype())?;
-        let out = keras_cpu::index::index_add(
-            self.storage().cpu(),
-            self.layout(),
-            indices.storage().cpu(),
-            indices.layout(),
-            upd.storage().cpu(),
-            upd.layout(),
-            a,
-        )?;
-        let idx = indices.clone();
-        Ok(
-            Tensor::from_cpu(out, self.shape()).record("index_add", &[self, &upd], move |g| {
-                Ok(vec![Some(g.clone()), Some(g.index_select(&idx, a as isize)?)])
-            }),
+        self.add_at(
+            "index_add",
+            keras_cpu::index::index_add,
+            indices,
+            updates,
+            axis,
+            |g, idx, a| g.index_select(idx, a as isize),
         )
     }
 
@@ -123,11 +124,34 @@ impl Tensor {
     /// When `indices` and `updates` differ in shape, are larger than this tensor off `axis`
     /// (PyTorch's rule: smaller is fine), or an index is out of range.
     pub fn scatter_add(&self, indices: &Tensor, updates: &Tensor, axis: isize) -> Result<Tensor> {
-        let a = normalize_axis("scatter_add", axis, self.rank())?;
-        check_indices("scatter_add", indices)?;
-        self.same_device("scatter_add", &[indices, updates])?;
+        self.add_at(
+            "scatter_add",
+            keras_cpu::index::scatter_add,
+            indices,
+            updates,
+            axis,
+            |g, idx, a| g.gather_raw(idx, a),
+        )
+    }
+
+    /// The body of [`Tensor::index_add`] and [`Tensor::scatter_add`]: `kernel` adds `updates`
+    /// (cast to this dtype) into a copy of this tensor at `indices`; the gradient passes to
+    /// this tensor unchanged and to `updates` as `updates_grad(g, indices, axis)`, the op
+    /// that reads back what was added.
+    fn add_at(
+        &self,
+        op: &'static str,
+        kernel: AddAtKernel,
+        indices: &Tensor,
+        updates: &Tensor,
+        axis: isize,
+        updates_grad: fn(&Tensor, &Tensor, usize) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let a = normalize_axis(op, axis, self.rank())?;
+        check_indices(op, indices)?;
+        self.same_device(op, &[indices, updates])?;
         let upd = updates.cast(self.dtype())?;
-        let out = keras_cpu::index::scatter_add(
+        let out = kernel(
             self.storage().cpu(),
             self.layout(),
             indices.storage().cpu(),
@@ -138,8 +162,8 @@ impl Tensor {
         )?;
         let idx = indices.clone();
         Ok(
-            Tensor::from_cpu(out, self.shape()).record("scatter_add", &[self, &upd], move |g| {
-                Ok(vec![Some(g.clone()), Some(g.gather_raw(&idx, a)?)])
+            Tensor::from_cpu(out, self.shape()).record(op, &[self, &upd], move |g| {
+                Ok(vec![Some(g.clone()), Some(updates_grad(g, &idx, a)?)])
             }),
         )
     }
