@@ -256,6 +256,29 @@ impl CpuInfo {
     pub fn peak_gflops(&self) -> f64 {
         self.cpus as f64 * self.mhz / 1e3 * self.flops_per_cycle
     }
+
+    /// [`CpuInfo::peak_gflops`] with how it was estimated, for reports.
+    ///
+    /// ```
+    /// let c = keras_bench::models::CpuInfo { cpus: 2, mhz: 2100.0, flops_per_cycle: 64.0, isa: "AVX-512", ..Default::default() };
+    /// assert!(c.estimate_text().starts_with("268.8 GFLOP/s = 2 CPUs x 2.10 GHz"));
+    /// ```
+    pub fn estimate_text(&self) -> String {
+        format!(
+            "{:.1} GFLOP/s = {} CPUs x {:.2} GHz (cpu MHz in /proc/cpuinfo) x {} fp32 FLOP/cycle ({})",
+            self.peak_gflops(),
+            self.cpus,
+            self.mhz / 1e3,
+            self.flops_per_cycle,
+            self.isa
+        )
+    }
+}
+
+/// The fp32 peak tables divide by: the better of two half-second [`measure_fma_gflops`] runs
+/// (the first may run while the clock is still rising).
+pub fn measured_peak_gflops() -> f64 {
+    (0..2).map(|_| measure_fma_gflops(0.5)).fold(0.0, f64::max)
 }
 
 /// The fp32 FLOP rate this machine sustains, measured: one thread per CPU runs independent

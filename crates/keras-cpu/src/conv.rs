@@ -210,7 +210,7 @@ impl Geom {
 
     /// Output pixels in the tile of output rows starting at `r0`.
     fn tile_pixels(&self, r0: usize) -> usize {
-        self.rows.min(self.oh - r0) * self.ow
+        self.tile_rows(r0) * self.ow
     }
 
     /// The `(image, first output row)` of every tile, in order.
@@ -284,11 +284,6 @@ impl Geom {
             }
         }
         MatRef::row_major(&col[..p * self.kk], p, self.kk)
-    }
-
-    #[cfg(test)]
-    fn in_hw(&self) -> [usize; 2] {
-        [self.oh, self.ow]
     }
 
     /// Output rows in the tile starting at output row `r0`.
@@ -928,7 +923,7 @@ mod tests {
         assert!(g.implicit && g.rows < g.oh && g.oh % g.rows != 0, "{g:?}");
         // The input gradient takes the flipped-kernel convolution, implicit too.
         let flipped = Geom::with("test", &g.input_gradient_params(), true).unwrap();
-        assert!(g.transform_pays() && flipped.implicit && flipped.in_hw() == [60, 70]);
+        assert!(g.transform_pays() && flipped.implicit && [flipped.oh, flipped.ow] == [60, 70]);
         check(p);
         // Strides, dilation, groups, a padding as large as the kernel or few input channels
         // take im2col.

@@ -95,11 +95,18 @@ pub fn index_add(
     axis: usize,
 ) -> Result<CpuStorage> {
     const OP: &str = "index_add";
+    if idx_layout.rank() != 1 {
+        return Err(Error::BadShape {
+            op: OP,
+            shape: idx_layout.shape().to_vec(),
+            msg: "indices must be 1-D".into(),
+        });
+    }
     let (outer, size, inner) = split_shape(layout.shape(), axis);
     let idx = resolve(OP, &index_vec(idx, idx_layout, OP)?, size)?;
     let mut want = layout.shape().to_vec();
     want[axis] = idx.len();
-    if idx_layout.rank() != 1 || upd_layout.shape() != want.as_slice() {
+    if upd_layout.shape() != want.as_slice() {
         return Err(Error::ShapeMismatch {
             op: OP,
             lhs: want,
@@ -120,9 +127,9 @@ pub fn index_add(
         size: usize,
         inner: usize,
     ) {
-        let n = idx.len();
-        for (o, rows) in u.chunks_exact((n * inner).max(1)).enumerate() {
-            for (&i, src) in idx.iter().zip(rows.chunks_exact(inner.max(1))) {
+        // The caller returns early when there is nothing to add, so no chunk size is 0.
+        for (o, rows) in u.chunks_exact(idx.len() * inner).enumerate() {
+            for (&i, src) in idx.iter().zip(rows.chunks_exact(inner)) {
                 let dst = &mut out[(o * size + i) * inner..][..inner];
                 for (d, &x) in dst.iter_mut().zip(src) {
                     *d = *d + x;

@@ -90,13 +90,15 @@ impl<T: 'static> Drop for Scratch<T> {
         // `try_with`: a thread that is exiting just frees the vector.
         let _ = SCRATCH.try_with(|s| {
             let mut s = s.borrow_mut();
-            let mut kept: Vec<&mut Vec<T>> =
-                s.iter_mut().filter_map(|b| b.downcast_mut::<Vec<T>>()).collect();
-            if kept.len() < KEPT_PER_TYPE {
+            if s.iter().filter(|b| b.is::<Vec<T>>()).count() < KEPT_PER_TYPE {
                 s.push(Box::new(v));
-            } else if let Some(smallest) = kept.iter_mut().min_by_key(|k| k.capacity()) {
+            } else if let Some(smallest) = s
+                .iter_mut()
+                .filter_map(|b| b.downcast_mut::<Vec<T>>())
+                .min_by_key(|k| k.capacity())
+            {
                 if smallest.capacity() < v.capacity() {
-                    **smallest = v;
+                    *smallest = v;
                 }
             }
         });

@@ -50,18 +50,10 @@ fn main() {
             let cpu = CpuInfo::read();
             println!(
                 "measured: {:.1} GFLOP/s fp32 ({} threads of vector FMAs)",
-                models::measure_fma_gflops(1.0),
+                models::measured_peak_gflops(),
                 cpu.cpus
             );
-            println!(
-                "estimate: {:.1} GFLOP/s = {} CPUs x {:.2} GHz x {} FLOP/cycle ({}, {})",
-                cpu.peak_gflops(),
-                cpu.cpus,
-                cpu.mhz / 1e3,
-                cpu.flops_per_cycle,
-                cpu.isa,
-                cpu.model
-            );
+            println!("estimate: {} on {}", cpu.estimate_text(), cpu.model);
             Ok(())
         }
         _ => Err(
@@ -487,24 +479,13 @@ fn cmd_report(args: &[String]) -> std::result::Result<(), String> {
     model_names.dedup();
 
     let cpu = CpuInfo::read();
-    let estimate = format!(
-        "{:.1} GFLOP/s = {} CPUs x {:.2} GHz (cpu MHz in /proc/cpuinfo) x {} fp32 FLOP/cycle ({})",
-        cpu.peak_gflops(),
-        cpu.cpus,
-        cpu.mhz / 1e3,
-        cpu.flops_per_cycle,
-        cpu.isa
-    );
+    let estimate = cpu.estimate_text();
     let (peak, peak_how) = if o.contains_key("peak-gflops") {
         let p: f64 = opt(&o, "peak-gflops", 0.0)?;
         (p, format!("given with --peak-gflops (estimate: {estimate})"))
     } else {
-        // The better of two half-second runs (the first may still be raising the clock).
-        let measured = (0..2)
-            .map(|_| models::measure_fma_gflops(0.5))
-            .fold(0.0, f64::max);
         (
-            measured,
+            models::measured_peak_gflops(),
             format!(
                 "measured: {} threads of independent vector FMAs (`models::measure_fma_gflops`); \
                  estimate from /proc/cpuinfo: {estimate}",
