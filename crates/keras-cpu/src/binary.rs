@@ -221,15 +221,43 @@ pub fn select<T: Copy + Send + Sync>(
     let n = la.numel();
     let co = coalesce([lc, la, lb]);
     let s = co.inner_strides();
+    let inner = co.inner();
+    fn row<V>(v: &[V], base: isize, inner: usize) -> &[V] {
+        &v[base as usize..base as usize + inner]
+    }
     filled(n, |out| {
         co.for_each_row(out, |[bc, ba, bb], o| {
-            for (j, y) in o.iter_mut().enumerate() {
-                let j = j as isize;
-                y.write(if c[(bc + j * s[0]) as usize] {
-                    a[(ba + j * s[1]) as usize]
-                } else {
-                    b[(bb + j * s[2]) as usize]
-                });
+            // The common patterns (everything contiguous, or one side a broadcast scalar such
+            // as the zero of a gradient) get loops over slices, which vectorize.
+            match s {
+                [1, 1, 1] => {
+                    let (c, a, b) = (row(c, bc, inner), row(a, ba, inner), row(b, bb, inner));
+                    for (((y, &c), &a), &b) in o.iter_mut().zip(c).zip(a).zip(b) {
+                        y.write(if c { a } else { b });
+                    }
+                }
+                [1, 1, 0] => {
+                    let (c, a, b) = (row(c, bc, inner), row(a, ba, inner), b[bb as usize]);
+                    for ((y, &c), &a) in o.iter_mut().zip(c).zip(a) {
+                        y.write(if c { a } else { b });
+                    }
+                }
+                [1, 0, 1] => {
+                    let (c, a, b) = (row(c, bc, inner), a[ba as usize], row(b, bb, inner));
+                    for ((y, &c), &b) in o.iter_mut().zip(c).zip(b) {
+                        y.write(if c { a } else { b });
+                    }
+                }
+                _ => {
+                    for (j, y) in o.iter_mut().enumerate() {
+                        let j = j as isize;
+                        y.write(if c[(bc + j * s[0]) as usize] {
+                            a[(ba + j * s[1]) as usize]
+                        } else {
+                            b[(bb + j * s[2]) as usize]
+                        });
+                    }
+                }
             }
         })
     })
@@ -419,6 +447,10 @@ mod tests {
                 full.clone(),
                 Layout::contiguous(&[6, 17, 19, 1]).broadcast_to(&shape).unwrap(),
             ),
+            (
+                Layout::contiguous(&[6, 17, 19, 1]).broadcast_to(&shape).unwrap(),
+                full.clone(),
+            ),
             // A transposed operand, a flipped one, and a sliced one with an offset.
             (
                 Layout::contiguous(&[6, 19, 17, 32])
@@ -447,16 +479,22 @@ mod tests {
                 .map(|(&i, j)| base[i] * 3.0 - base[j])
                 .collect();
             assert_eq!(got, want, "zip_map case {k}");
-            let lc = Layout::contiguous(&shape).flip(1);
-            let got = select(&flags, &lc, &base, la, &base, lb);
-            let want: Vec<f32> = lc
-                .offsets()
-                .iter()
-                .zip(la.offsets())
-                .zip(lb.offsets())
-                .map(|((&c, i), j)| if flags[c] { base[i] } else { base[j] })
-                .collect();
-            assert_eq!(got, want, "select case {k}");
+            // A flipped condition, and one broadcast along the last axis (a mask per row).
+            let conditions = [
+                Layout::contiguous(&shape).flip(1),
+                Layout::contiguous(&[6, 17, 19, 1]).broadcast_to(&shape).unwrap(),
+            ];
+            for lc in &conditions {
+                let got = select(&flags, lc, &base, la, &base, lb);
+                let want: Vec<f32> = lc
+                    .offsets()
+                    .iter()
+                    .zip(la.offsets())
+                    .zip(lb.offsets())
+                    .map(|((&c, i), j)| if flags[c] { base[i] } else { base[j] })
+                    .collect();
+                assert_eq!(got, want, "select case {k}");
+            }
         }
     }
 }

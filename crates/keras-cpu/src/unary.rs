@@ -27,6 +27,63 @@ fn relu<T: Float>(x: T) -> T {
     }
 }
 
+/// Keras's `leaky_relu`: `x` where `x >= 0`, else `negative_slope * x` (so NaN stays NaN), in
+/// one pass over the addressed elements; floats only (`f16`/`bf16` computed in `f32`). The
+/// result is contiguous.
+///
+/// ```
+/// use keras_backend::Layout;
+/// use keras_cpu::{unary::leaky_relu, CpuStorage};
+/// let x = CpuStorage::F32(vec![-2.0, 3.0]);
+/// let y = leaky_relu(&x, &Layout::contiguous(&[2]), 0.25)?;
+/// assert_eq!(y, CpuStorage::F32(vec![-0.5, 3.0]));
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+///
+/// # Errors
+/// For non-float dtypes.
+pub fn leaky_relu(s: &CpuStorage, layout: &Layout, negative_slope: f64) -> Result<CpuStorage> {
+    fn go<T: Float>(v: &[T], slope: f64) -> Vec<T> {
+        let slope = T::of(slope);
+        map(v, |x| if x >= T::zero() { x } else { slope * x })
+    }
+    let (src, widened) = s.widen_half(layout);
+    let out = match &*src {
+        CpuStorage::F32(v) => CpuStorage::F32(go(v, negative_slope)),
+        CpuStorage::F64(v) => CpuStorage::F64(go(v, negative_slope)),
+        _ => {
+            return Err(Error::UnsupportedDType {
+                op: "leaky_relu",
+                dtype: s.dtype(),
+                hint: "cast to a float dtype first",
+            })
+        }
+    };
+    Ok(out.narrow_to(widened))
+}
+
+/// The gradient of [`leaky_relu`] in one pass: `g` where `x >= 0`, else `negative_slope * g`,
+/// for contiguous `x` and `g` of equal length and one dtype, `f32` or `f64`; `None` otherwise
+/// (the caller composes it).
+///
+/// ```
+/// use keras_cpu::{unary::leaky_relu_grad, CpuStorage};
+/// let x = CpuStorage::F64(vec![-2.0, 3.0]);
+/// let g = CpuStorage::F64(vec![4.0, 4.0]);
+/// assert_eq!(leaky_relu_grad(&x, &g, 0.25), Some(CpuStorage::F64(vec![1.0, 4.0])));
+/// ```
+pub fn leaky_relu_grad(x: &CpuStorage, g: &CpuStorage, negative_slope: f64) -> Option<CpuStorage> {
+    fn go<T: Float>(x: &[T], g: &[T], slope: f64) -> Option<Vec<T>> {
+        let slope = T::of(slope);
+        (x.len() == g.len()).then(|| zip_map(x, g, |x, g| if x >= T::zero() { g } else { slope * g }))
+    }
+    match (x, g) {
+        (CpuStorage::F32(x), CpuStorage::F32(g)) => go(x, g, negative_slope).map(CpuStorage::F32),
+        (CpuStorage::F64(x), CpuStorage::F64(g)) => go(x, g, negative_slope).map(CpuStorage::F64),
+        _ => None,
+    }
+}
+
 fn float_unary<T: Float>(op: UnaryOp, v: &[T]) -> Vec<T> {
     use UnaryOp::*;
     let zero = T::zero();
@@ -332,6 +389,55 @@ pub fn bias_unary_backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keras_backend::DType;
+
+    /// `leaky_relu` and its gradient against the definition `where(x >= 0, x, a x)`, on a
+    /// permuted input large enough to run on several threads; NaN, infinities and `-0` as
+    /// Keras on JAX (`where(x >= 0, ...)`) gives them; half precision and integers.
+    #[test]
+    fn leaky_relu_and_its_gradient_follow_the_definition() {
+        let a = 0.2;
+        let mut x: Vec<f64> = crate::test_data::data(300 * 257, 5);
+        x[..5].copy_from_slice(&[f64::NAN, -0.0, f64::NEG_INFINITY, f64::INFINITY, 0.0]);
+        let layout = Layout::contiguous(&[257, 300]).permute(&[1, 0]).unwrap();
+        let xs: Vec<f64> = layout.offsets().iter().map(|&i| x[i]).collect();
+        let CpuStorage::F64(y) = leaky_relu(&CpuStorage::F64(x.clone()), &layout, a).unwrap() else {
+            panic!("dtype")
+        };
+        for (&x, &y) in xs.iter().zip(&y) {
+            let want = if x >= 0.0 { x } else { a * x };
+            assert!(
+                want.to_bits() == y.to_bits(),
+                "leaky_relu({x}) = {y}, want {want}"
+            );
+        }
+        let g: Vec<f64> = crate::test_data::data(xs.len(), 6);
+        let CpuStorage::F64(gx) =
+            leaky_relu_grad(&CpuStorage::F64(xs.clone()), &CpuStorage::F64(g.clone()), a).unwrap()
+        else {
+            panic!("dtype")
+        };
+        for ((&x, &g), &gx) in xs.iter().zip(&g).zip(&gx) {
+            assert_eq!(
+                gx.to_bits(),
+                if x >= 0.0 { g } else { a * g }.to_bits(),
+                "at x = {x}"
+            );
+        }
+        // Mismatched dtypes or lengths are left to the caller.
+        assert_eq!(
+            leaky_relu_grad(&CpuStorage::F64(xs), &CpuStorage::F32(vec![0.0]), a),
+            None
+        );
+
+        let h = CpuStorage::F64(vec![-2.0, 4.0]).cast(&Layout::contiguous(&[2]), DType::F16);
+        let y = leaky_relu(&h, &Layout::contiguous(&[2]), 0.25).unwrap();
+        assert_eq!(y.dtype(), DType::F16);
+        let back = y.cast(&Layout::contiguous(&[2]), DType::F64);
+        assert_eq!(back, CpuStorage::F64(vec![-0.5, 4.0]));
+        let err = leaky_relu(&CpuStorage::I32(vec![-1]), &Layout::contiguous(&[1]), a).unwrap_err();
+        assert!(err.to_string().contains("leaky_relu"), "{err}");
+    }
 
     #[test]
     fn relu_keeps_nan_as_tensorflow_and_pytorch_do() {

@@ -116,15 +116,37 @@ impl Tensor {
             .mul_scalar(1.050_700_987_355_480_5)
     }
 
-    /// `x` for `x >= 0`, else `negative_slope * x`.
+    /// `x` for `x >= 0`, else `negative_slope * x` (NaN stays NaN), as one pass forward and one
+    /// backward.
+    ///
+    /// ```
+    /// use keras_tensor::Tensor;
+    /// let x = Tensor::new(&[-2.0f32, 3.0], &[2])?;
+    /// assert_eq!(x.leaky_relu(0.25)?.to_vec::<f32>()?, vec![-0.5, 3.0]);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
     ///
     /// # Errors
     /// For non-float dtypes.
     pub fn leaky_relu(&self, negative_slope: f64) -> Result<Tensor> {
-        Tensor::where_cond(
-            &self.ge(&self.scalar_like(0.0)?)?,
-            self,
-            &self.mul_scalar(negative_slope)?,
+        let out = keras_cpu::unary::leaky_relu(self.storage().cpu(), self.layout(), negative_slope)?;
+        let x = self.detach();
+        Ok(
+            Tensor::from_cpu(out, self.shape()).record("leaky_relu", &[self], move |g| {
+                if g.dtype() == x.dtype() {
+                    let xc = x.storage().cpu().contiguous(x.layout());
+                    let gc = g.storage().cpu().contiguous(g.layout());
+                    if let Some(gx) = keras_cpu::unary::leaky_relu_grad(&xc, &gc, negative_slope) {
+                        return Ok(vec![Some(Tensor::from_cpu(gx, x.shape()))]);
+                    }
+                }
+                let slope = Tensor::where_cond(
+                    &x.ge(&x.scalar_like(0.0)?)?,
+                    &x.scalar_like(1.0)?,
+                    &x.scalar_like(negative_slope)?,
+                )?;
+                Ok(vec![Some(g.mul(&slope)?)])
+            }),
         )
     }
 
