@@ -30,7 +30,7 @@ use keras_backend::{Error, Result};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-use crate::matmul::{gemm_strided, MatRef};
+use crate::matmul::{gemm_strided, gemm_strided_uninit, MatRef};
 use crate::memory::Scratch;
 use crate::storage::zeroed;
 use crate::Float;
@@ -360,7 +360,7 @@ impl Geom {
         xp: &[T],
         w: &[T],
         wide: &mut Vec<T>,
-        y_tile: &mut [T],
+        y_tile: &mut [MaybeUninit<T>],
         par: bool,
     ) -> Result<()> {
         let r = y_tile.len() / (self.ow * self.cout);
@@ -384,7 +384,9 @@ impl Geom {
         }
         let (row_in, row_out) = (self.wp * self.cout, self.ow * self.cout);
         for (t, out) in y_tile.chunks_exact_mut(row_out).enumerate() {
-            out.copy_from_slice(&wide[t * row_in..t * row_in + row_out]);
+            for (o, &v) in out.iter_mut().zip(&wide[t * row_in..t * row_in + row_out]) {
+                o.write(v);
+            }
         }
         Ok(())
     }
@@ -569,8 +571,7 @@ fn forward<T: Float>(g: &Geom, x: &[T], w: &[T]) -> Result<Vec<T>> {
     if g.y_len == 0 {
         return Ok(vec![T::zero(); g.y_len]);
     }
-    // The output is zeroed tile by tile by the worker that is about to compute the tile (a
-    // `vec![0; n]` would be a separate single-threaded pass over all of it).
+    // Each tile is written once, by the worker that computes it: the output is never zeroed.
     let mut y: Vec<T> = Vec::with_capacity(g.y_len);
     let img = g.oh * g.ow * g.cout;
     let tile = g.rows * g.ow * g.cout;
@@ -581,23 +582,13 @@ fn forward<T: Float>(g: &Geom, x: &[T], w: &[T]) -> Result<Vec<T>> {
         }
     }
     let run = |bufs: &mut Buffers<T>, (n, r0, yt): (usize, usize, &mut [MaybeUninit<T>]), par: bool| {
-        let yt = zeroed(yt);
         if g.implicit {
             g.padded_input(x, &mut bufs.0, n, r0);
             return g.implicit_forward_tile(&bufs.0, w, &mut bufs.1, yt, par);
         }
         for grp in 0..g.groups {
             let a = g.col(x, &mut bufs.0, n, r0, grp);
-            gemm_strided(
-                a,
-                g.w_group(w, grp),
-                yt,
-                grp * g.cog,
-                g.cout,
-                T::one(),
-                false,
-                par,
-            )?;
+            gemm_strided_uninit(a, g.w_group(w, grp), yt, grp * g.cog, g.cout, T::one(), par)?;
         }
         Ok(())
     };
@@ -611,8 +602,9 @@ fn forward<T: Float>(g: &Geom, x: &[T], w: &[T]) -> Result<Vec<T>> {
             run(&mut bufs, u, true)?;
         }
     }
-    // SAFETY: the units partition the first `y_len` elements and `run` zeroed each before
-    // computing it (an error returns above, dropping `y` with length 0).
+    // SAFETY: the units partition the first `y_len` elements and `run` wrote all of each: the
+    // groups' GEMMs write disjoint column blocks that together cover every channel, or the
+    // implicit pass copies every row (an error returns above, dropping `y` with length 0).
     unsafe { y.set_len(g.y_len) };
     Ok(y)
 }

@@ -1,10 +1,11 @@
 //! Batched matrix products over broadcast batch dimensions, on [`crate::matmul::gemm`].
 
-use crate::matmul::{gemm, MatRef};
+use crate::matmul::{gemm_strided_uninit, MatRef};
 use crate::storage::CpuStorage;
 use crate::Float;
 use keras_backend::{DType, Error, Layout, Result};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// `a @ b` for layouts `(batch…, m, k)` and `(batch…, k, n)` with identical batch shapes
 /// (the caller broadcasts them, zero strides allowed). Result: contiguous `(batch…, m, n)`.
@@ -49,10 +50,12 @@ fn bmm<T: Float + Default>(a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Result
     let (m, k, n) = (la.shape()[r - 2], la.shape()[r - 1], lb.shape()[r - 1]);
     let batch_shape = &la.shape()[..r - 2];
     let batch: usize = batch_shape.iter().product();
-    let mut out = vec![T::zero(); batch * m * n];
-    if out.is_empty() {
-        return Ok(out);
+    let len = batch * m * n;
+    if len == 0 {
+        return Ok(Vec::new());
     }
+    // Every product overwrites its block: the output is never zeroed first.
+    let mut out: Vec<T> = Vec::with_capacity(len);
     let offset_of = |l: &Layout, mut i: usize| {
         let mut off = l.offset() as isize;
         for d in (0..r - 2).rev() {
@@ -61,7 +64,7 @@ fn bmm<T: Float + Default>(a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Result
         }
         off as usize
     };
-    let one = |i: usize, c: &mut [T], parallel: bool| {
+    let one = |i: usize, c: &mut [MaybeUninit<T>], parallel: bool| {
         let ma = MatRef {
             data: a,
             offset: offset_of(la, i),
@@ -78,18 +81,22 @@ fn bmm<T: Float + Default>(a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Result
             row_stride: lb.strides()[r - 2],
             col_stride: lb.strides()[r - 1],
         };
-        gemm(ma, mb, c, T::one(), false, parallel)
+        gemm_strided_uninit(ma, mb, c, 0, n, T::one(), parallel)
     };
     // Many small products: one thread each. Few large ones: threads inside the GEMM.
     if batch > 1 && m * n * k < 1 << 18 {
-        out.par_chunks_mut(m * n)
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(m * n)
             .enumerate()
             .try_for_each(|(i, c)| one(i, c, false))?;
     } else {
-        for (i, c) in out.chunks_mut(m * n).enumerate() {
+        for (i, c) in out.spare_capacity_mut()[..len].chunks_mut(m * n).enumerate() {
             one(i, c, true)?;
         }
     }
+    // SAFETY: the products' blocks partition the first `len` elements and each wrote all of
+    // its block (an error returns above, dropping `out` with length 0).
+    unsafe { out.set_len(len) };
     Ok(out)
 }
 

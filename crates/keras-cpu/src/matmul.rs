@@ -6,6 +6,7 @@
 //! transposed operand is passed as a view with swapped strides and never copied here.
 
 use std::any::TypeId;
+use std::mem::MaybeUninit;
 
 use keras_backend::{Error, Result};
 
@@ -171,6 +172,54 @@ pub(crate) fn gemm_strided<T: Float>(
     accumulate: bool,
     parallel: bool,
 ) -> Result<()> {
+    check_gemm(&a, &b, c.len(), c_offset, ldc)?;
+    // SAFETY: checked above; `c` is a unique borrow of initialized elements, so it cannot
+    // alias the shared `a`/`b` and may be read when accumulating.
+    unsafe { gemm_raw(a, b, c.as_mut_ptr(), c_offset, ldc, alpha, accumulate, parallel) };
+    Ok(())
+}
+
+/// [`gemm_strided`] overwriting a block of uninitialized memory: `c = alpha a b`, never read,
+/// so a fresh output needs no zeroing first. Every element of the `m x n` block is
+/// initialized when this returns `Ok`; the rest of `c` is untouched.
+pub(crate) fn gemm_strided_uninit<T: Float>(
+    a: MatRef<T>,
+    b: MatRef<T>,
+    c: &mut [MaybeUninit<T>],
+    c_offset: usize,
+    ldc: usize,
+    alpha: T,
+    parallel: bool,
+) -> Result<()> {
+    check_gemm(&a, &b, c.len(), c_offset, ldc)?;
+    // SAFETY: checked above; `c` is a unique borrow, so it cannot alias `a`/`b`; with
+    // `accumulate` false the destination is only written (`gemm` reads `dst` only when
+    // `read_dst` is set, and its later depth blocks read what its first one wrote).
+    unsafe {
+        gemm_raw(
+            a,
+            b,
+            c.as_mut_ptr().cast::<T>(),
+            c_offset,
+            ldc,
+            alpha,
+            false,
+            parallel,
+        )
+    };
+    Ok(())
+}
+
+/// The checks every GEMM passes before any memory is touched: inner dimensions agree, the
+/// views stay inside their data, the `m x n` output block at `c_offset` with row stride
+/// `ldc` fits a buffer of `c_len` elements, and `T` is `f32` or `f64`.
+fn check_gemm<T: Float>(
+    a: &MatRef<T>,
+    b: &MatRef<T>,
+    c_len: usize,
+    c_offset: usize,
+    ldc: usize,
+) -> Result<()> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k {
         return Err(Error::InvalidArgument {
@@ -184,32 +233,55 @@ pub(crate) fn gemm_strided<T: Float>(
         return Ok(());
     }
     let last = (m as u128 - 1) * ldc as u128 + c_offset as u128 + n as u128 - 1;
-    if ldc < n || last >= c.len() as u128 {
+    if ldc < n || last >= c_len as u128 {
         return Err(Error::InvalidArgument {
             op: "matmul",
             msg: format!(
                 "output {m}x{n} block at offset {c_offset} with row stride {ldc} does not fit \
-                 a buffer of {} elements",
-                c.len()
+                 a buffer of {c_len} elements"
             ),
         });
     }
-    if k == 0 {
-        if !accumulate {
-            for i in 0..m {
-                let r = c_offset + i * ldc;
-                c[r..r + n].fill(T::zero());
-            }
-        }
-        return Ok(());
-    }
-    let is_f32 = TypeId::of::<T>() == TypeId::of::<f32>();
-    let is_f64 = TypeId::of::<T>() == TypeId::of::<f64>();
-    if !(is_f32 || is_f64) {
+    if TypeId::of::<T>() != TypeId::of::<f32>() && TypeId::of::<T>() != TypeId::of::<f64>() {
         return Err(Error::InvalidArgument {
             op: "matmul",
             msg: "only f32 and f64 are supported".into(),
         });
+    }
+    Ok(())
+}
+
+/// Runs the GEMM on a destination pointer.
+///
+/// # Safety
+/// [`check_gemm`] passed for these arguments and a buffer at `c` of the length it was given;
+/// that buffer is valid for writes and does not overlap `a.data` or `b.data`; when
+/// `accumulate` is set, the block's elements are initialized.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw<T: Float>(
+    a: MatRef<T>,
+    b: MatRef<T>,
+    c: *mut T,
+    c_offset: usize,
+    ldc: usize,
+    alpha: T,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    // SAFETY: inside the checked block.
+                    unsafe { c.add(c_offset + i * ldc + j).write(T::zero()) };
+                }
+            }
+        }
+        return;
     }
     let par = if parallel
         && rayon::current_num_threads() > 1
@@ -219,17 +291,17 @@ pub(crate) fn gemm_strided<T: Float>(
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: `check` proved that every element the views address lies inside `a.data` and
-    // `b.data` (so `offset` itself is in bounds, since rows, cols >= 1); the m x n block of `c`
-    // at `c_offset` with strides (ldc, 1) lies inside `c` (checked above); `c` is a unique
-    // borrow and cannot alias the shared `a`/`b`; `T` is f32 or f64 (checked above), which
-    // `gemm::gemm` supports.
+    // SAFETY: `check_gemm` proved that every element the views address lies inside `a.data`
+    // and `b.data` (so `offset` itself is in bounds, since rows, cols >= 1) and that the
+    // m x n block at `c_offset` with strides (ldc, 1) lies inside the destination; the caller
+    // guarantees it is writable, disjoint from the inputs, and initialized when read; `T` is
+    // f32 or f64 (checked), which `gemm::gemm` supports.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            c.as_mut_ptr().add(c_offset),
+            c.add(c_offset),
             1,
             ldc as isize,
             accumulate,
@@ -247,7 +319,6 @@ pub(crate) fn gemm_strided<T: Float>(
             par,
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]
