@@ -150,18 +150,69 @@ pub fn lstm_forward<T: Float>(
     zero_output_for_mask: bool,
     dims: RnnDims,
 ) -> Result<LstmForward<T>> {
+    lstm_run(xk, rk, h0, c0, mask, zero_output_for_mask, dims, true)
+}
+
+/// [`lstm_forward`] for inference: only the packed output `(b, t + 2, u)`, bitwise the same.
+/// Nothing for a backward pass is kept: one step's gates and cell state live in buffers of
+/// `b x 4u` and `b x 2u` (which stay in cache) instead of a copy of all of `xk` and every
+/// step's cell state.
+///
+/// ```
+/// use keras_cpu::rnn::{lstm_forward, lstm_inference, RnnDims};
+/// let d = RnnDims { batch: 1, steps: 2, units: 1 };
+/// let xk = [0.1f64, 0.2, 0.3, 0.4, -0.5, 0.6, -0.7, 0.8];
+/// let y = lstm_inference(&xk, &[0.5; 4], &[0.0], &[1.0], None, false, d)?;
+/// assert_eq!(y, lstm_forward(&xk, &[0.5; 4], &[0.0], &[1.0], None, false, d)?.y);
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+///
+/// # Errors
+/// When a buffer's length does not match `dims`.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_inference<T: Float>(
+    xk: &[T],
+    rk: &[T],
+    h0: &[T],
+    c0: &[T],
+    mask: Option<&[bool]>,
+    zero_output_for_mask: bool,
+    dims: RnnDims,
+) -> Result<Vec<T>> {
+    Ok(lstm_run(xk, rk, h0, c0, mask, zero_output_for_mask, dims, false)?.y)
+}
+
+/// The LSTM loop of [`lstm_forward`] (`keep`: every step's gates, cell state and starting
+/// `h` are kept for the backward pass) and [`lstm_inference`] (not `keep`: one step's worth,
+/// overwritten each step, and returned empty).
+#[allow(clippy::too_many_arguments)]
+fn lstm_run<T: Float>(
+    xk: &[T],
+    rk: &[T],
+    h0: &[T],
+    c0: &[T],
+    mask: Option<&[bool]>,
+    zero_output_for_mask: bool,
+    dims: RnnDims,
+    keep: bool,
+) -> Result<LstmForward<T>> {
     let (b, t, u, w) = dims.check(4, rk, mask)?;
     check_len("xk", xk.len(), b * t * w)?;
     check_len("h0", h0.len(), b * u)?;
     check_len("c0", c0.len(), b * u)?;
     let (zero, one) = (T::zero(), T::one());
-    let mut gates = xk.to_vec();
+    // Per batch row: where step `s`'s gates, cell states (before and after) and starting `h`
+    // are, as (row length, offset of step s).
+    let kept = |len: usize| if keep { (t * len, len) } else { (len, 0) };
+    let ((g_row, g_step), (h_row, h_step)) = (kept(w), kept(u));
+    let (c_row, c_step) = if keep { ((t + 1) * u, u) } else { (2 * u, 0) };
+    let mut gates = if keep { xk.to_vec() } else { vec![zero; b * w] };
+    let mut cs = vec![zero; b * c_row];
+    let mut h_in = vec![zero; b * h_row];
     let mut y = vec![zero; b * (t + 2) * u];
-    let mut cs = vec![zero; b * (t + 1) * u];
-    let mut h_in = vec![zero; b * t * u];
     let mut h = h0.to_vec();
     for r in 0..b {
-        cs[r * (t + 1) * u..][..u].copy_from_slice(&c0[r * u..][..u]);
+        cs[r * c_row..][..u].copy_from_slice(&c0[r * u..][..u]);
     }
     let rk_m = MatRef::row_major(rk, u, w);
     let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
@@ -169,44 +220,56 @@ pub fn lstm_forward<T: Float>(
     // fork-join rather than a job sent to the pool from outside.
     rayon::scope(|_| -> Result<()> {
         for s in 0..t {
+            if !keep {
+                // This step's input projections, then the recurrence is added to them.
+                gates.par_chunks_mut(w).enumerate().for_each(|(r, g)| {
+                    g.copy_from_slice(&xk[(r * t + s) * w..][..w]);
+                });
+            }
             // z = xk_s + h @ rk, in place in the step's rows of `gates`.
             gemm_strided(
                 MatRef::row_major(&h, b, u),
                 rk_m,
                 &mut gates,
-                s * w,
-                t * w,
+                s * g_step,
+                g_row,
                 one,
                 true,
                 true,
             )?;
             gates
-                .par_chunks_mut(t * w)
-                .zip(cs.par_chunks_mut((t + 1) * u))
+                .par_chunks_mut(g_row)
+                .zip(cs.par_chunks_mut(c_row))
                 .zip(y.par_chunks_mut((t + 2) * u))
-                .zip(h_in.par_chunks_mut(t * u))
+                .zip(h_in.par_chunks_mut(h_row))
                 .zip(h.par_chunks_mut(u))
                 .enumerate()
                 .with_min_len(rows_per_task)
                 .for_each(|(r, ((((g, c), y), h_in), h))| {
-                    let keep = mask.is_none_or(|m| m[r * t + s]);
-                    h_in[s * u..][..u].copy_from_slice(h);
+                    let keep_step = mask.is_none_or(|m| m[r * t + s]);
+                    h_in[s * h_step..][..u].copy_from_slice(h);
                     forward_row(
-                        &mut g[s * w..][..w],
-                        &mut c[s * u..][..2 * u],
+                        &mut g[s * g_step..][..w],
+                        &mut c[s * c_step..][..2 * u],
                         &mut y[s * u..][..u],
                         h,
-                        keep,
+                        keep_step,
                         zero_output_for_mask,
                     );
+                    if !keep {
+                        c.copy_within(u..2 * u, 0);
+                    }
                 });
         }
         Ok(())
     })?;
     for r in 0..b {
         y[(r * (t + 2) + t) * u..][..u].copy_from_slice(&h[r * u..][..u]);
-        let c_last = cs[(r * (t + 1) + t) * u..][..u].to_vec();
-        y[(r * (t + 2) + t + 1) * u..][..u].copy_from_slice(&c_last);
+        let c_last = &cs[r * c_row + t * c_step..][..u];
+        y[(r * (t + 2) + t + 1) * u..][..u].copy_from_slice(c_last);
+    }
+    if !keep {
+        (gates, cs, h_in) = (Vec::new(), Vec::new(), Vec::new());
     }
     Ok(LstmForward {
         y,
@@ -750,6 +813,42 @@ mod tests {
                 "row {r} d h0, d c0"
             );
         }
+    }
+
+    /// The inference pass gives the training pass's output bitwise, with and without a mask
+    /// (both ways of filling masked outputs), on a batch split over parallel tasks; it keeps
+    /// nothing for a backward pass.
+    #[test]
+    fn inference_equals_the_training_forward() {
+        let (b, t, u) = (64, 7, 32);
+        let d = RnnDims {
+            batch: b,
+            steps: t,
+            units: u,
+        };
+        let (xk, rk) = (data(b * t * 4 * u, 11), data(u * 4 * u, 12));
+        let (h0, c0) = (data(b * u, 13), data(b * u, 14));
+        let mask: Vec<bool> = (0..b * t).map(|i| i % 3 != 1).collect();
+        for (m, zero_output) in [(None, false), (Some(&mask[..]), false), (Some(&mask[..]), true)] {
+            let train = lstm_forward(&xk, &rk, &h0, &c0, m, zero_output, d).unwrap();
+            let infer = lstm_inference(&xk, &rk, &h0, &c0, m, zero_output, d).unwrap();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&infer),
+                bits(&train.y),
+                "mask {}, zero output {zero_output}",
+                m.is_some()
+            );
+            let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+            let (x32, r32, h32, c32) = (f32s(&xk), f32s(&rk), f32s(&h0), f32s(&c0));
+            let train = lstm_forward(&x32, &r32, &h32, &c32, m, zero_output, d).unwrap();
+            let infer = lstm_inference(&x32, &r32, &h32, &c32, m, zero_output, d).unwrap();
+            assert!(infer
+                .iter()
+                .zip(&train.y)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        assert!(lstm_inference(&xk[1..], &rk, &h0, &c0, None, false, d).is_err());
     }
 
     #[test]

@@ -127,6 +127,13 @@ impl Tensor {
         }))
     }
 
+    /// Whether [`Self::record`] would attach a node for these inputs (to a float result):
+    /// recording is on and any input is tracked. An op whose forward pass saves work for its
+    /// backward pass can skip that when not.
+    pub(crate) fn will_record(inputs: &[&Tensor]) -> bool {
+        is_recording() && inputs.iter().any(|t| t.is_tracked())
+    }
+
     /// Attaches the node for `op` when recording is on and any input is tracked.
     pub(crate) fn record(
         self,
@@ -134,7 +141,7 @@ impl Tensor {
         inputs: &[&Tensor],
         backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
     ) -> Tensor {
-        if !is_recording() || !inputs.iter().any(|t| t.is_tracked()) || !self.dtype().is_float() {
+        if !Tensor::will_record(inputs) || !self.dtype().is_float() {
             return self;
         }
         self.with_node(op, inputs, Backward::Rule(Box::new(backward)))

@@ -4,7 +4,7 @@
 
 use crate::{Device, Tensor};
 use keras_backend::{DType, Error, Result};
-use keras_cpu::rnn::{gru_backward, gru_forward, lstm_backward, lstm_forward, RnnDims};
+use keras_cpu::rnn::{gru_backward, gru_forward, lstm_backward, lstm_forward, lstm_inference, RnnDims};
 use keras_cpu::{Float, StorageElement};
 use std::sync::Arc;
 
@@ -252,13 +252,19 @@ fn lstm<T: Float + StorageElement>(
     let values = |x: &Tensor| with_values(LSTM, x, <[T]>::to_vec);
     let (rk, h0, c0) = (values(&x[1])?, values(&x[2])?, values(&x[3])?);
     let m = mask.as_deref();
+    let inputs: Vec<&Tensor> = x.iter().collect();
+    if !Tensor::will_record(&inputs) {
+        let y = with_values(LSTM, &x[0], |xk: &[T]| {
+            lstm_inference(xk, &rk, &h0, &c0, m, zero_output, dims)
+        })??;
+        return Ok(Tensor::from_cpu(T::wrap(y), &[b, t + 2, u]));
+    }
     let mut saved = with_values(LSTM, &x[0], |xk: &[T]| {
         lstm_forward(xk, &rk, &h0, &c0, m, zero_output, dims)
     })??;
     // The output moves into the tensor; the gradient rule keeps only what backward reads.
     let y = Tensor::from_cpu(T::wrap(std::mem::take(&mut saved.y)), &[b, t + 2, u]);
     let saved = Arc::new(saved);
-    let inputs: Vec<&Tensor> = x.iter().collect();
     Ok(y.record(LSTM, &inputs, move |dy| {
         let (dxk, drk, dh0, dc0) = with_values(LSTM, dy, |dy: &[T]| {
             lstm_backward(dy, &rk, &saved, mask.as_deref(), zero_output, dims)
