@@ -119,14 +119,11 @@ impl<const N: usize> Coalesced<N> {
                 }
             }
         };
+        let block = |(b, o): (usize, &mut [U])| crate::simd::vectorized(|| block(b, o));
         if out.len() >= PAR_THRESHOLD {
-            out.par_chunks_mut(block_rows * inner)
-                .enumerate()
-                .for_each(|(b, o)| block(b, o));
+            out.par_chunks_mut(block_rows * inner).enumerate().for_each(block);
         } else {
-            out.chunks_mut(block_rows * inner)
-                .enumerate()
-                .for_each(|(b, o)| block(b, o));
+            out.chunks_mut(block_rows * inner).enumerate().for_each(block);
         }
     }
 }
@@ -160,15 +157,22 @@ where
     let n = la.numel();
     if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
         let (a, b) = (&a[ra], &b[rb]);
-        return if n >= PAR_THRESHOLD {
-            a.par_iter()
-                .zip(b.par_iter())
-                .with_min_len(4096)
-                .map(|(&x, &y)| f(x, y))
-                .collect()
-        } else {
-            a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+        let chunk = if n >= PAR_THRESHOLD { 4096 } else { n.max(1) };
+        let run = |(i, o): (usize, &mut [MaybeUninit<U>])| {
+            crate::simd::vectorized(|| {
+                let at = i * chunk;
+                for ((o, &x), &y) in o.iter_mut().zip(&a[at..]).zip(&b[at..]) {
+                    o.write(f(x, y));
+                }
+            })
         };
+        return filled(n, |out| {
+            if n >= PAR_THRESHOLD {
+                out.par_chunks_mut(chunk).enumerate().for_each(run);
+            } else {
+                out.chunks_mut(chunk).enumerate().for_each(run);
+            }
+        });
     }
     let c = coalesce([la, lb]);
     let inner = c.inner() as isize;

@@ -25,6 +25,7 @@ pub mod optim;
 pub mod pool;
 pub mod reduce;
 pub mod rnn;
+pub mod simd;
 pub mod storage;
 pub mod unary;
 

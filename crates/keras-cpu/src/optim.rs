@@ -110,7 +110,7 @@ fn adam_slices<T: Float>(
         let o = c * CHUNK;
         let r = o..o + p2.len();
         let (p, m, v, g) = (&p[r.clone()], &m[r.clone()], &v[r.clone()], &g[r.clone()]);
-        match (h2, h) {
+        crate::simd::vectorized(|| match (h2, h) {
             (Some(h2), Some(h)) => {
                 for i in 0..p2.len() {
                     let mi = m[i] + (g[i] - m[i]) * c1;
@@ -131,7 +131,7 @@ fn adam_slices<T: Float>(
                     v2[i].write(vi);
                 }
             }
-        }
+        })
     };
     {
         let (ps, ms, vs) = (

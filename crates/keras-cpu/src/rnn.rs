@@ -16,6 +16,7 @@ use keras_backend::{Error, Result};
 use rayon::prelude::*;
 
 use crate::matmul::{gemm, gemm_strided, MatRef};
+use crate::simd::vectorized;
 use crate::Float;
 
 /// The per-step row passes split the batch into tasks of at least this many elements.
@@ -72,6 +73,7 @@ pub struct LstmForward<T> {
 /// backward passes flush the carried gradients and each step's gate gradients; this changes
 /// results by less than `f32::MIN_POSITIVE` (1.2e-38), as the flush-to-zero mode
 /// TensorFlow's CPU kernels run in.
+#[inline]
 fn flush_subnormals<T: Float>(v: &mut [T]) {
     let tiny = T::min_positive_value();
     for x in v {
@@ -248,14 +250,16 @@ fn lstm_run<T: Float>(
                 .for_each(|(r, ((((g, c), y), h_in), h))| {
                     let keep_step = mask.is_none_or(|m| m[r * t + s]);
                     h_in[s * h_step..][..u].copy_from_slice(h);
-                    forward_row(
-                        &mut g[s * g_step..][..w],
-                        &mut c[s * c_step..][..2 * u],
-                        &mut y[s * u..][..u],
-                        h,
-                        keep_step,
-                        zero_output_for_mask,
-                    );
+                    vectorized(|| {
+                        forward_row(
+                            &mut g[s * g_step..][..w],
+                            &mut c[s * c_step..][..2 * u],
+                            &mut y[s * u..][..u],
+                            h,
+                            keep_step,
+                            zero_output_for_mask,
+                        )
+                    });
                     if !keep {
                         c.copy_within(u..2 * u, 0);
                     }
@@ -281,6 +285,7 @@ fn lstm_run<T: Float>(
 
 /// One row of one step: activates the gates `g (4u)` in place, then from `c[..u]` (the cell
 /// state before) writes `c[u..]` (after) and the new `h`, and the step's output.
+#[inline(always)]
 fn forward_row<T: Float>(
     g: &mut [T],
     c: &mut [T],
@@ -374,7 +379,7 @@ pub fn lstm_backward<T: Float>(
                         if mask.is_none_or(|m| m[r * t + s]) {
                             let g = &saved.gates[(r * t + s) * w..][..w];
                             let c = &saved.c[(r * (t + 1) + s) * u..][..2 * u];
-                            backward_row(g, c, dout, &mut dz[s * w..][..w], dh, dc, tanh_c);
+                            vectorized(|| backward_row(g, c, dout, &mut dz[s * w..][..w], dh, dc, tanh_c));
                         } else if !zero_output_for_mask {
                             // The states pass through; the step's output was the previous `h`.
                             for (d, &o) in dh.iter_mut().zip(dout) {
@@ -398,6 +403,7 @@ pub fn lstm_backward<T: Float>(
 /// `c (2u: before, after)`, the output's gradient `dout` and the carried `dh`, `dc`, writes
 /// the gate pre-activations' gradient `dz (4u)`, sets `dc` to the previous cell state's
 /// gradient and `dh` to 0 (the caller adds `dz @ rk^T`). `tanh_c` is scratch of `u`.
+#[inline(always)]
 fn backward_row<T: Float>(
     g: &[T],
     c: &[T],
@@ -508,16 +514,18 @@ pub fn gru_forward<T: Float>(
                 .for_each(|(r, ((((g, mh), y), h_in), h))| {
                     let keep = mask.is_none_or(|m| m[r * t + s]);
                     h_in[s * u..][..u].copy_from_slice(h);
-                    gru_forward_row(
-                        &mut g[s * w..][..w],
-                        &m[r * w..][..w],
-                        rb,
-                        &mut mh[s * u..][..u],
-                        &mut y[s * u..][..u],
-                        h,
-                        keep,
-                        zero_output_for_mask,
-                    );
+                    vectorized(|| {
+                        gru_forward_row(
+                            &mut g[s * w..][..w],
+                            &m[r * w..][..w],
+                            rb,
+                            &mut mh[s * u..][..u],
+                            &mut y[s * u..][..u],
+                            h,
+                            keep,
+                            zero_output_for_mask,
+                        )
+                    });
                 });
         }
         Ok(())
@@ -532,6 +540,7 @@ pub fn gru_forward<T: Float>(
 /// and the recurrent product `m (3u)` (plus `rb`), writes the candidate block `mh`, the new
 /// `h` and the step's output.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn gru_forward_row<T: Float>(
     g: &mut [T],
     m: &[T],
@@ -625,34 +634,36 @@ pub fn gru_backward<T: Float>(
                 .enumerate()
                 .with_min_len(rows_per_task)
                 .for_each(|(r, ((dx, dm), dh))| {
-                    let dout = &dy[(r * (t + 1) + s) * u..][..u];
-                    if mask.is_none_or(|m| m[r * t + s]) {
-                        let g = &saved.gates[(r * t + s) * w..][..w];
-                        let mh = &saved.mh[(r * t + s) * u..][..u];
-                        let h = &saved.h_in[(r * t + s) * u..][..u];
-                        let (dx, dm) = (&mut dx[s * w..][..w], &mut dm[s * w..][..w]);
-                        for j in 0..u {
-                            let (z, rr, hh) = (g[j], g[u + j], g[2 * u + j]);
-                            let dhn = dh[j] + dout[j];
-                            let dz = dhn * (h[j] - hh) * z * (one - z);
-                            let dhh = dhn * (one - z) * (one - hh * hh);
-                            let dr = dhh * mh[j] * rr * (one - rr);
-                            dx[j] = dz;
-                            dx[u + j] = dr;
-                            dx[2 * u + j] = dhh;
-                            dm[j] = dz;
-                            dm[u + j] = dr;
-                            dm[2 * u + j] = dhh * rr;
-                            // The GEMM below adds dm @ rk^T.
-                            dh[j] = dhn * z;
+                    vectorized(|| {
+                        let dout = &dy[(r * (t + 1) + s) * u..][..u];
+                        if mask.is_none_or(|m| m[r * t + s]) {
+                            let g = &saved.gates[(r * t + s) * w..][..w];
+                            let mh = &saved.mh[(r * t + s) * u..][..u];
+                            let h = &saved.h_in[(r * t + s) * u..][..u];
+                            let (dx, dm) = (&mut dx[s * w..][..w], &mut dm[s * w..][..w]);
+                            for j in 0..u {
+                                let (z, rr, hh) = (g[j], g[u + j], g[2 * u + j]);
+                                let dhn = dh[j] + dout[j];
+                                let dz = dhn * (h[j] - hh) * z * (one - z);
+                                let dhh = dhn * (one - z) * (one - hh * hh);
+                                let dr = dhh * mh[j] * rr * (one - rr);
+                                dx[j] = dz;
+                                dx[u + j] = dr;
+                                dx[2 * u + j] = dhh;
+                                dm[j] = dz;
+                                dm[u + j] = dr;
+                                dm[2 * u + j] = dhh * rr;
+                                // The GEMM below adds dm @ rk^T.
+                                dh[j] = dhn * z;
+                            }
+                            flush_subnormals(dx);
+                            flush_subnormals(dm);
+                        } else if !zero_output_for_mask {
+                            for (d, &o) in dh.iter_mut().zip(dout) {
+                                *d += o;
+                            }
                         }
-                        flush_subnormals(dx);
-                        flush_subnormals(dm);
-                    } else if !zero_output_for_mask {
-                        for (d, &o) in dh.iter_mut().zip(dout) {
-                            *d += o;
-                        }
-                    }
+                    })
                 });
             gemm(step_rows(&dm, s, b, t, w), rk_t, &mut dh, one, true, true)?;
             flush_subnormals(&mut dh);

@@ -130,7 +130,9 @@ pub(crate) fn par_filled<T: num_traits::Zero + Copy + Send + Sync>(
 ) -> Vec<T> {
     let chunk = chunk.max(1);
     let mut v: Vec<T> = Vec::with_capacity(n);
-    let run = |(i, c): (usize, &mut [std::mem::MaybeUninit<T>])| fill(i * chunk, zeroed(c));
+    let run = |(i, c): (usize, &mut [std::mem::MaybeUninit<T>])| {
+        crate::simd::vectorized(|| fill(i * chunk, zeroed(c)))
+    };
     let spare = &mut v.spare_capacity_mut()[..n];
     if n >= PAR_THRESHOLD {
         spare.par_chunks_mut(chunk).enumerate().for_each(run);

@@ -1,18 +1,36 @@
 //! Elementwise functions of one tensor.
 
+use crate::simd::vectorized;
 use crate::storage::{par_filled, CpuStorage, PAR_THRESHOLD};
 use crate::Float;
 use keras_backend::op::UnaryOp;
 use keras_backend::{Error, Layout, Result};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
-/// Applies `f` to every element, in parallel for large inputs.
+/// Applies `f` to every element, in chunks spread over threads for large inputs, each
+/// chunk's loop [`vectorized`].
 pub(crate) fn map<T: Copy + Send + Sync, U: Send>(v: &[T], f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
-    if v.len() >= PAR_THRESHOLD {
-        v.par_iter().with_min_len(4096).map(|&x| f(x)).collect()
+    let n = v.len();
+    let mut out: Vec<U> = Vec::with_capacity(n);
+    let chunk = if n >= PAR_THRESHOLD { 4096 } else { n.max(1) };
+    let run = |(i, o): (usize, &mut [MaybeUninit<U>])| {
+        vectorized(|| {
+            for (o, &x) in o.iter_mut().zip(&v[i * chunk..]) {
+                o.write(f(x));
+            }
+        })
+    };
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n >= PAR_THRESHOLD {
+        spare.par_chunks_mut(chunk).enumerate().for_each(run);
     } else {
-        v.iter().map(|&x| f(x)).collect()
+        spare.chunks_mut(chunk).enumerate().for_each(run);
     }
+    // SAFETY: the chunks partition the first `n` elements and each was written (a panic in
+    // `f` drops `out` with length 0).
+    unsafe { out.set_len(n) };
+    out
 }
 
 /// `max(x, 0)` as TensorFlow and PyTorch compute it: `0` where `x < 0`, else `x`, so NaN
