@@ -42,7 +42,7 @@ fn channel_sums<T: Float>(
     let blocks = rows.div_ceil(br);
     let part = |b: usize| {
         let mut p = vec![0.0f64; k * channels];
-        acc(b * br, &mut p);
+        crate::simd::vectorized(|| acc(b * br, &mut p));
         p
     };
     let partials: Vec<Vec<f64>> = if x.len() >= PAR_THRESHOLD {
