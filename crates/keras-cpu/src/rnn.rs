@@ -484,6 +484,50 @@ pub fn gru_forward<T: Float>(
     zero_output_for_mask: bool,
     dims: RnnDims,
 ) -> Result<GruForward<T>> {
+    gru_run(xk, rk, rb, h0, mask, zero_output_for_mask, dims, true)
+}
+
+/// [`gru_forward`] for inference: only the packed output `(b, t + 1, u)`, bitwise the same,
+/// with nothing kept for a backward pass (one step's gates in a `b x 3u` buffer, as
+/// [`lstm_inference`]).
+///
+/// ```
+/// use keras_cpu::rnn::{gru_forward, gru_inference, RnnDims};
+/// let d = RnnDims { batch: 1, steps: 2, units: 1 };
+/// let xk = [0.1f64, -0.2, 0.3, 0.4, 0.5, -0.6];
+/// let y = gru_inference(&xk, &[0.5; 3], None, &[0.8], None, false, d)?;
+/// assert_eq!(y, gru_forward(&xk, &[0.5; 3], None, &[0.8], None, false, d)?.y);
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+///
+/// # Errors
+/// When a buffer's length does not match `dims`.
+#[allow(clippy::too_many_arguments)]
+pub fn gru_inference<T: Float>(
+    xk: &[T],
+    rk: &[T],
+    rb: Option<&[T]>,
+    h0: &[T],
+    mask: Option<&[bool]>,
+    zero_output_for_mask: bool,
+    dims: RnnDims,
+) -> Result<Vec<T>> {
+    Ok(gru_run(xk, rk, rb, h0, mask, zero_output_for_mask, dims, false)?.y)
+}
+
+/// The GRU loop of [`gru_forward`] (`keep`: every step's gates, candidate block and starting
+/// `h` are kept) and [`gru_inference`] (not `keep`: one step's worth, returned empty).
+#[allow(clippy::too_many_arguments)]
+fn gru_run<T: Float>(
+    xk: &[T],
+    rk: &[T],
+    rb: Option<&[T]>,
+    h0: &[T],
+    mask: Option<&[bool]>,
+    zero_output_for_mask: bool,
+    dims: RnnDims,
+    keep: bool,
+) -> Result<GruForward<T>> {
     let (b, t, u, w) = dims.check(3, rk, mask)?;
     check_len("xk", xk.len(), b * t * w)?;
     check_len("h0", h0.len(), b * u)?;
@@ -491,10 +535,13 @@ pub fn gru_forward<T: Float>(
         check_len("recurrent bias", rb.len(), w)?;
     }
     let zero = T::zero();
-    let mut gates = xk.to_vec();
+    // Per batch row: (row length, offset of step s) of the gates, `mh` and the starting `h`.
+    let kept = |len: usize| if keep { (t * len, len) } else { (len, 0) };
+    let ((g_row, g_step), (u_row, u_step)) = (kept(w), kept(u));
+    let mut gates = if keep { xk.to_vec() } else { vec![zero; b * w] };
     let mut y = vec![zero; b * (t + 1) * u];
-    let mut mh = vec![zero; b * t * u];
-    let mut h_in = vec![zero; b * t * u];
+    let mut mh = vec![zero; b * u_row];
+    let mut h_in = vec![zero; b * u_row];
     let mut h = h0.to_vec();
     let mut m = vec![zero; b * w];
     let rk_m = MatRef::row_major(rk, u, w);
@@ -504,25 +551,29 @@ pub fn gru_forward<T: Float>(
         for s in 0..t {
             gemm(MatRef::row_major(&h, b, u), rk_m, &mut m, T::one(), false, true)?;
             gates
-                .par_chunks_mut(t * w)
-                .zip(mh.par_chunks_mut(t * u))
+                .par_chunks_mut(g_row)
+                .zip(mh.par_chunks_mut(u_row))
                 .zip(y.par_chunks_mut((t + 1) * u))
-                .zip(h_in.par_chunks_mut(t * u))
+                .zip(h_in.par_chunks_mut(u_row))
                 .zip(h.par_chunks_mut(u))
                 .enumerate()
                 .with_min_len(rows_per_task)
                 .for_each(|(r, ((((g, mh), y), h_in), h))| {
-                    let keep = mask.is_none_or(|m| m[r * t + s]);
-                    h_in[s * u..][..u].copy_from_slice(h);
+                    let keep_step = mask.is_none_or(|m| m[r * t + s]);
+                    h_in[s * u_step..][..u].copy_from_slice(h);
+                    let g = &mut g[s * g_step..][..w];
+                    if !keep {
+                        g.copy_from_slice(&xk[(r * t + s) * w..][..w]);
+                    }
                     vectorized(|| {
                         gru_forward_row(
-                            &mut g[s * w..][..w],
+                            g,
                             &m[r * w..][..w],
                             rb,
-                            &mut mh[s * u..][..u],
+                            &mut mh[s * u_step..][..u],
                             &mut y[s * u..][..u],
                             h,
-                            keep,
+                            keep_step,
                             zero_output_for_mask,
                         )
                     });
@@ -532,6 +583,9 @@ pub fn gru_forward<T: Float>(
     })?;
     for r in 0..b {
         y[(r * (t + 1) + t) * u..][..u].copy_from_slice(&h[r * u..][..u]);
+    }
+    if !keep {
+        (gates, mh, h_in) = (Vec::new(), Vec::new(), Vec::new());
     }
     Ok(GruForward { y, gates, mh, h_in })
 }
@@ -826,9 +880,9 @@ mod tests {
         }
     }
 
-    /// The inference pass gives the training pass's output bitwise, with and without a mask
-    /// (both ways of filling masked outputs), on a batch split over parallel tasks; it keeps
-    /// nothing for a backward pass.
+    /// The LSTM's and GRU's inference passes give the training passes' output bitwise, with
+    /// and without a mask (both ways of filling masked outputs), on a batch split over
+    /// parallel tasks.
     #[test]
     fn inference_equals_the_training_forward() {
         let (b, t, u) = (64, 7, 32);
@@ -860,6 +914,18 @@ mod tests {
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
         }
         assert!(lstm_inference(&xk[1..], &rk, &h0, &c0, None, false, d).is_err());
+        let (xg, rg, rb) = (data(b * t * 3 * u, 15), data(u * 3 * u, 16), data(3 * u, 17));
+        for (m, zero_output) in [(None, false), (Some(&mask[..]), false), (Some(&mask[..]), true)] {
+            for bias in [None, Some(&rb[..])] {
+                let train = gru_forward(&xg, &rg, bias, &h0, m, zero_output, d).unwrap();
+                let infer = gru_inference(&xg, &rg, bias, &h0, m, zero_output, d).unwrap();
+                assert!(infer
+                    .iter()
+                    .zip(&train.y)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
+                assert_eq!(infer.len(), train.y.len());
+            }
+        }
     }
 
     #[test]

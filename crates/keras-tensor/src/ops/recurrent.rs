@@ -4,7 +4,9 @@
 
 use crate::{Device, Tensor};
 use keras_backend::{DType, Error, Result};
-use keras_cpu::rnn::{gru_backward, gru_forward, lstm_backward, lstm_forward, lstm_inference, RnnDims};
+use keras_cpu::rnn::{
+    gru_backward, gru_forward, gru_inference, lstm_backward, lstm_forward, lstm_inference, RnnDims,
+};
 use keras_cpu::{Float, StorageElement};
 use std::sync::Arc;
 
@@ -295,6 +297,13 @@ fn gru<T: Float + StorageElement>(
     let (rk, h0) = (values(&x[1])?, values(&x[2])?);
     let rb = x.get(3).map(values).transpose()?;
     let m = mask.as_deref();
+    let inputs: Vec<&Tensor> = x.iter().collect();
+    if !Tensor::will_record(&inputs) {
+        let y = with_values(GRU, &x[0], |xk: &[T]| {
+            gru_inference(xk, &rk, rb.as_deref(), &h0, m, zero_output, dims)
+        })??;
+        return Ok(Tensor::from_cpu(T::wrap(y), &[b, t + 1, u]));
+    }
     let mut saved = with_values(GRU, &x[0], |xk: &[T]| {
         gru_forward(xk, &rk, rb.as_deref(), &h0, m, zero_output, dims)
     })??;
@@ -302,7 +311,6 @@ fn gru<T: Float + StorageElement>(
     let y = Tensor::from_cpu(T::wrap(std::mem::take(&mut saved.y)), &[b, t + 1, u]);
     let saved = Arc::new(saved);
     let has_rb = rb.is_some();
-    let inputs: Vec<&Tensor> = x.iter().collect();
     Ok(y.record(GRU, &inputs, move |dy| {
         let (dxk, drk, drb, dh0) = with_values(GRU, dy, |dy: &[T]| {
             gru_backward(dy, &rk, has_rb, &saved, mask.as_deref(), zero_output, dims)
