@@ -5,7 +5,7 @@
 //! that are contiguous in every operand are merged first, so the common cases (same shape,
 //! bias over the last axis, scalar) run as long inner loops.
 
-use crate::storage::{CpuStorage, StorageElement, PAR_THRESHOLD};
+use crate::storage::{par_written, CpuStorage, StorageElement, PAR_THRESHOLD};
 use crate::Float;
 use keras_backend::op::{BinaryOp, CmpOp};
 use keras_backend::{Error, Layout, Result};
@@ -157,22 +157,14 @@ where
     let n = la.numel();
     if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
         let (a, b) = (&a[ra], &b[rb]);
-        let chunk = if n >= PAR_THRESHOLD { 4096 } else { n.max(1) };
-        let run = |(i, o): (usize, &mut [MaybeUninit<U>])| {
-            crate::simd::vectorized(|| {
-                let at = i * chunk;
+        // SAFETY: each chunk's loop writes every element of it (`a` and `b` have `n`).
+        return unsafe {
+            par_written(n, 4096, |at, o| {
                 for ((o, &x), &y) in o.iter_mut().zip(&a[at..]).zip(&b[at..]) {
                     o.write(f(x, y));
                 }
             })
         };
-        return filled(n, |out| {
-            if n >= PAR_THRESHOLD {
-                out.par_chunks_mut(chunk).enumerate().for_each(run);
-            } else {
-                out.chunks_mut(chunk).enumerate().for_each(run);
-            }
-        });
     }
     let c = coalesce([la, lb]);
     let inner = c.inner() as isize;

@@ -128,19 +128,33 @@ pub(crate) fn par_filled<T: num_traits::Zero + Copy + Send + Sync>(
     chunk: usize,
     fill: impl Fn(usize, &mut [T]) + Sync + Send,
 ) -> Vec<T> {
+    // SAFETY: `zeroed` initializes every element of each chunk.
+    unsafe { par_written(n, chunk, |at, c| fill(at, zeroed(c))) }
+}
+
+/// A new vector of `n` elements whose chunks of `chunk` elements (the last may be shorter)
+/// are written by `fill(offset, chunk)`, in parallel when `n` is large, each chunk's loop
+/// [`crate::simd::vectorized`]: the elementwise maps' building block.
+///
+/// # Safety
+/// `fill` writes every element of the chunk it is given (a panic instead drops the vector at
+/// length 0).
+pub(crate) unsafe fn par_written<U: Send>(
+    n: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [std::mem::MaybeUninit<U>]) + Sync + Send,
+) -> Vec<U> {
     let chunk = chunk.max(1);
-    let mut v: Vec<T> = Vec::with_capacity(n);
-    let run = |(i, c): (usize, &mut [std::mem::MaybeUninit<T>])| {
-        crate::simd::vectorized(|| fill(i * chunk, zeroed(c)))
-    };
+    let mut v: Vec<U> = Vec::with_capacity(n);
+    let run =
+        |(i, c): (usize, &mut [std::mem::MaybeUninit<U>])| crate::simd::vectorized(|| fill(i * chunk, c));
     let spare = &mut v.spare_capacity_mut()[..n];
     if n >= PAR_THRESHOLD {
         spare.par_chunks_mut(chunk).enumerate().for_each(run);
     } else {
         spare.chunks_mut(chunk).enumerate().for_each(run);
     }
-    // SAFETY: the loops above initialized all `n` elements (a panic in `fill` leaves the
-    // length at 0).
+    // SAFETY: the chunks partition the first `n` elements and the caller's `fill` wrote each.
     unsafe { v.set_len(n) };
     v
 }

@@ -1,36 +1,21 @@
 //! Elementwise functions of one tensor.
 
-use crate::simd::vectorized;
-use crate::storage::{par_filled, CpuStorage, PAR_THRESHOLD};
+use crate::storage::{par_filled, par_written, CpuStorage, PAR_THRESHOLD};
 use crate::Float;
 use keras_backend::op::UnaryOp;
 use keras_backend::{Error, Layout, Result};
-use rayon::prelude::*;
-use std::mem::MaybeUninit;
 
 /// Applies `f` to every element, in chunks spread over threads for large inputs, each
-/// chunk's loop [`vectorized`].
+/// chunk's loop vectorized (see [`par_written`]).
 pub(crate) fn map<T: Copy + Send + Sync, U: Send>(v: &[T], f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
-    let n = v.len();
-    let mut out: Vec<U> = Vec::with_capacity(n);
-    let chunk = if n >= PAR_THRESHOLD { 4096 } else { n.max(1) };
-    let run = |(i, o): (usize, &mut [MaybeUninit<U>])| {
-        vectorized(|| {
-            for (o, &x) in o.iter_mut().zip(&v[i * chunk..]) {
+    // SAFETY: each chunk's loop writes every element of it (`v` is as long as the output).
+    unsafe {
+        par_written(v.len(), 4096, |at, o| {
+            for (o, &x) in o.iter_mut().zip(&v[at..]) {
                 o.write(f(x));
             }
         })
-    };
-    let spare = &mut out.spare_capacity_mut()[..n];
-    if n >= PAR_THRESHOLD {
-        spare.par_chunks_mut(chunk).enumerate().for_each(run);
-    } else {
-        spare.chunks_mut(chunk).enumerate().for_each(run);
     }
-    // SAFETY: the chunks partition the first `n` elements and each was written (a panic in
-    // `f` drops `out` with length 0).
-    unsafe { out.set_len(n) };
-    out
 }
 
 /// `max(x, 0)` as TensorFlow and PyTorch compute it: `0` where `x < 0`, else `x`, so NaN
