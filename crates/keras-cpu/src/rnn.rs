@@ -210,6 +210,7 @@ fn lstm_run<T: Float>(
     let (c_row, c_step) = if keep { ((t + 1) * u, u) } else { (2 * u, 0) };
     let mut gates = if keep { xk.to_vec() } else { vec![zero; b * w] };
     let mut cs = vec![zero; b * c_row];
+    // Without `keep`, `h_in` is one row each, never written: it only keeps the zip below.
     let mut h_in = vec![zero; b * h_row];
     let mut y = vec![zero; b * (t + 2) * u];
     let mut h = h0.to_vec();
@@ -224,9 +225,11 @@ fn lstm_run<T: Float>(
         for s in 0..t {
             if !keep {
                 // This step's input projections, then the recurrence is added to them.
-                gates.par_chunks_mut(w).enumerate().for_each(|(r, g)| {
-                    g.copy_from_slice(&xk[(r * t + s) * w..][..w]);
-                });
+                gates
+                    .par_chunks_mut(w)
+                    .enumerate()
+                    .with_min_len(rows_per_task)
+                    .for_each(|(r, g)| g.copy_from_slice(&xk[(r * t + s) * w..][..w]));
             }
             // z = xk_s + h @ rk, in place in the step's rows of `gates`.
             gemm_strided(
@@ -249,7 +252,9 @@ fn lstm_run<T: Float>(
                 .with_min_len(rows_per_task)
                 .for_each(|(r, ((((g, c), y), h_in), h))| {
                     let keep_step = mask.is_none_or(|m| m[r * t + s]);
-                    h_in[s * h_step..][..u].copy_from_slice(h);
+                    if keep {
+                        h_in[s * h_step..][..u].copy_from_slice(h);
+                    }
                     vectorized(|| {
                         forward_row(
                             &mut g[s * g_step..][..w],
@@ -541,6 +546,7 @@ fn gru_run<T: Float>(
     let mut gates = if keep { xk.to_vec() } else { vec![zero; b * w] };
     let mut y = vec![zero; b * (t + 1) * u];
     let mut mh = vec![zero; b * u_row];
+    // Without `keep`, `h_in` is one row each, never written: it only keeps the zip below.
     let mut h_in = vec![zero; b * u_row];
     let mut h = h0.to_vec();
     let mut m = vec![zero; b * w];
@@ -560,7 +566,9 @@ fn gru_run<T: Float>(
                 .with_min_len(rows_per_task)
                 .for_each(|(r, ((((g, mh), y), h_in), h))| {
                     let keep_step = mask.is_none_or(|m| m[r * t + s]);
-                    h_in[s * u_step..][..u].copy_from_slice(h);
+                    if keep {
+                        h_in[s * u_step..][..u].copy_from_slice(h);
+                    }
                     let g = &mut g[s * g_step..][..w];
                     if !keep {
                         g.copy_from_slice(&xk[(r * t + s) * w..][..w]);
