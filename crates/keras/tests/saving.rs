@@ -385,6 +385,40 @@ fn keras_loads_models_saved_by_keras_rs() {
         let ys = m.predict_multi([&xa, &xb], 8).unwrap();
         (vec![xa, xb], ys)
     });
+    // Models nested as layers (as the resnet20_cifar example nests the CIFAR ResNet): a
+    // Sequential holding an adapted Normalization, a functional model with a skip connection
+    // and another Sequential.
+    write_case("nested", &mut || {
+        let x = randn(&[12, 6], 15);
+        let mut norm = keras::layers::Normalization::new();
+        norm.adapt(&x).unwrap();
+        let i = Input::new(&[6]);
+        let h = Dense::new(6).activation("relu").unwrap().apply(&i).unwrap();
+        let o = keras::layers::Add::new().apply_list(&[&h, &i]).unwrap();
+        let inner = Model::new(&[&i], &[&o]).unwrap();
+        let head = Sequential::new(vec![Box::new(Dense::new(3).activation("softmax").unwrap())]);
+        let mut m = Sequential::new(vec![Box::new(norm), Box::new(inner), Box::new(head)]).input_shape(&[6]);
+        m.compile(
+            optimizers::get("adam").unwrap(),
+            losses::get("sparse_categorical_crossentropy").unwrap(),
+            &["accuracy"],
+        )
+        .unwrap();
+        m.fit(&x, &labels(12, 3), quiet(2, 4)).unwrap();
+        m.save(dir.join("nested.keras")).unwrap();
+        let y = m.predict(&x, 8).unwrap();
+        // keras-rs reads it back as it wrote it, nesting and Normalization statistics included.
+        let mut back = saving::load_model(dir.join("nested.keras")).unwrap();
+        let again = back.predict_multi(vec![x.clone()], 8).unwrap();
+        assert_eq!(again[0].to_vec::<f32>().unwrap(), y.to_vec::<f32>().unwrap());
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(dir.join("nested.keras")).unwrap()).unwrap();
+        let config: serde_json::Value = serde_json::from_reader(zip.by_name("config.json").unwrap()).unwrap();
+        let inner = &config["config"]["layers"][2];
+        assert_eq!(inner["class_name"], "Functional");
+        assert_eq!(inner["module"], "keras.src.models.functional");
+        assert_eq!(config["config"]["layers"][3]["module"], "keras");
+        (vec![x.clone()], vec![y])
+    });
     // A text model: Embedding, a sequence-returning LSTM read backwards, an LSTM, Dense.
     write_case("lstm_text", &mut || {
         let mut m = Sequential::new(vec![

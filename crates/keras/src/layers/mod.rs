@@ -799,6 +799,20 @@ pub(crate) fn check_input(layer: &str, expected: &[Option<usize>], x: &Tensor) -
     }
 }
 
+/// A layer as Keras serializes it inside a model's or wrapper's config: `module`,
+/// `class_name`, `config` and `registered_name`. Models nested as layers keep Keras's own
+/// module (`keras.src.models.functional` for a functional model, `keras` for a `Sequential`),
+/// which Keras needs to deserialize them.
+pub(crate) fn serialize(l: &dyn Layer) -> Value {
+    let (module, registered) = match l.class_name() {
+        "Functional" => ("keras.src.models.functional", Value::from("Functional")),
+        "Sequential" => ("keras", Value::Null),
+        _ => ("keras.layers", Value::Null),
+    };
+    serde_json::json!({"module": module, "class_name": l.class_name(), "config": l.get_config(),
+        "registered_name": registered})
+}
+
 /// The common config keys of every layer.
 pub(crate) fn base_config(name: &str, trainable: bool) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();

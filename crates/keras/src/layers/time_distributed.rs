@@ -9,8 +9,7 @@ use serde_json::{json, Value};
 /// A wrapped layer as Keras serializes it inside a wrapper's config: `module`, `class_name`,
 /// `config`, `registered_name`, and `build_config` once built.
 pub(crate) fn serialize_layer(l: &dyn Layer, input_shape: Option<&Shape>) -> Value {
-    let mut v = json!({"module": "keras.layers", "class_name": l.class_name(),
-        "config": l.get_config(), "registered_name": null});
+    let mut v = super::serialize(l);
     if let Some(s) = input_shape {
         v["build_config"] = json!({ "input_shape": s });
     }

@@ -713,9 +713,10 @@ impl Model {
                     json!({"args": [args], "kwargs": kwargs})
                 })
                 .collect();
-            layers.push(json!({"module": "keras.layers", "class_name": layer.class_name(),
-                "config": layer.get_config(), "registered_name": null,
-                "name": layer.name(), "inbound_nodes": inbound}));
+            let mut entry = crate::layers::serialize(&**layer);
+            entry["name"] = json!(layer.name());
+            entry["inbound_nodes"] = Value::Array(inbound);
+            layers.push(entry);
         }
         let hist = |ts: &[KerasTensor]| Value::Array(ts.iter().map(|t| t.history(&node_index)).collect());
         json!({"name": self.name, "trainable": self.trainable, "layers": layers,

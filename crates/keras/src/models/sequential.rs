@@ -435,8 +435,7 @@ impl Layer for Sequential {
         }
         for l in &self.layers {
             let l = l.read();
-            layers.push(json!({"module": "keras.layers", "class_name": l.class_name(),
-                "config": l.get_config(), "registered_name": null}));
+            layers.push(crate::layers::serialize(&**l));
         }
         let mut m = crate::layers::base_config(&self.name, self.trainable);
         m.insert("layers".into(), Value::Array(layers));

@@ -145,20 +145,18 @@ impl ModelState {
         let mut entries = Vec::new();
         let mut visited: Vec<LayerRef> = Vec::new();
         walk(model, "", "", &mut entries, &mut visited);
-        let class = model.class_name();
-        let config = model.get_config();
-        let mut top = match class {
-            "Functional" => json!({"module": "keras.src.models.functional", "class_name": class,
-                "config": config, "registered_name": "Functional",
-                "build_config": {"input_shape": null}}),
+        let mut top = crate::layers::serialize(model);
+        match model.class_name() {
+            "Functional" => top["build_config"] = json!({"input_shape": null}),
             "Sequential" => {
-                let shape = config.get("build_input_shape").cloned().unwrap_or(Value::Null);
-                json!({"module": "keras", "class_name": class, "config": config,
-                    "registered_name": null, "build_config": {"input_shape": shape}})
+                let shape = top["config"]
+                    .get("build_input_shape")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                top["build_config"] = json!({ "input_shape": shape });
             }
-            _ => json!({"module": "keras.layers", "class_name": class, "config": config,
-                "registered_name": null}),
-        };
+            _ => {}
+        }
         top["compile_config"] = compiled.map(Compiled::compile_config).unwrap_or(Value::Null);
         let optimizer = compiled.map(|c| {
             let o = c.optimizer_ref();
