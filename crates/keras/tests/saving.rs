@@ -404,7 +404,7 @@ fn keras_loads_models_saved_by_keras_rs() {
             &["accuracy"],
         )
         .unwrap();
-        m.fit(&x, &labels(12, 3), quiet(2, 4)).unwrap();
+        m.fit(&x, labels(12, 3), quiet(2, 4)).unwrap();
         m.save(dir.join("nested.keras")).unwrap();
         let y = m.predict(&x, 8).unwrap();
         // keras-rs reads it back as it wrote it, nesting and Normalization statistics included.
