@@ -24,7 +24,7 @@ use keras_tensor::{DType, Result};
 
 /// Options of the CIFAR ResNet example.
 #[derive(Parser, Debug)]
-struct Args {
+struct Options {
     #[command(flatten)]
     common: common::Args,
     /// Depth of the CIFAR ResNet (6n + 2: 20, 32, 44, 56, 110).
@@ -40,7 +40,7 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let args = Options::parse();
     keras::set_random_seed(1337);
     let ((x_train, y_train), (x_test, y_test)) =
         datasets::cifar10::load_data().unwrap_or_else(|e| common::missing(e));
