@@ -19,8 +19,45 @@ use crate::matmul::{gemm, gemm_strided, MatRef};
 use crate::simd::vectorized;
 use crate::Float;
 
-/// The per-step row passes split the batch into tasks of at least this many elements.
-const PAR_MIN_ELEMS: usize = 4096;
+/// How a recurrent loop splits its batch: into contiguous blocks of `rows` rows, one task
+/// each, and every task runs its rows through all the timesteps alone. A step then needs no
+/// fork-join: the earlier loop forked and joined two or three times per step (the step's
+/// GEMM, its row pass), 600 times for an LSTM over 200 steps, and on small states those
+/// joins cost as much as the arithmetic. Rows are independent in both directions, so a row
+/// gets the same numbers in any block.
+#[derive(Clone, Copy, Debug)]
+struct RowBlocks {
+    /// Rows per task (the last task may have fewer).
+    rows: usize,
+    /// Fewer tasks than threads (a batch smaller than the pool): each step's GEMM may use
+    /// the idle threads itself.
+    parallel_gemm: bool,
+}
+
+impl RowBlocks {
+    /// As many blocks as the current rayon pool has threads, or one row each when the batch
+    /// is smaller.
+    fn of(batch: usize) -> RowBlocks {
+        let threads = rayon::current_num_threads().max(1);
+        let rows = batch.div_ceil(threads).max(1);
+        RowBlocks {
+            rows,
+            parallel_gemm: batch.div_ceil(rows) < threads,
+        }
+    }
+
+    /// The length of a block of rows of `len` elements each (never 0: an empty buffer then
+    /// has no blocks rather than a zero chunk size).
+    fn len(&self, len: usize) -> usize {
+        (self.rows * len).max(1)
+    }
+
+    /// The first row of block `i` and its number of rows.
+    fn span(&self, i: usize, batch: usize) -> (usize, usize) {
+        let r0 = i * self.rows;
+        (r0, self.rows.min(batch - r0))
+    }
+}
 
 /// The sizes of a recurrent sequence: batch, timesteps, units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,59 +255,65 @@ fn lstm_run<T: Float>(
         cs[r * c_row..][..u].copy_from_slice(&c0[r * u..][..u]);
     }
     let rk_m = MatRef::row_major(rk, u, w);
-    let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
-    // Run the loop on a rayon worker, so that each step's parallel row pass is a cheap
-    // fork-join rather than a job sent to the pool from outside.
-    rayon::scope(|_| -> Result<()> {
-        for s in 0..t {
-            if !keep {
-                // This step's input projections, then the recurrence is added to them.
-                gates
-                    .par_chunks_mut(w)
-                    .enumerate()
-                    .with_min_len(rows_per_task)
-                    .for_each(|(r, g)| g.copy_from_slice(&xk[(r * t + s) * w..][..w]));
-            }
-            // z = xk_s + h @ rk, in place in the step's rows of `gates`.
-            gemm_strided(
-                MatRef::row_major(&h, b, u),
-                rk_m,
-                &mut gates,
-                s * g_step,
-                g_row,
-                one,
-                true,
-                true,
-            )?;
-            gates
-                .par_chunks_mut(g_row)
-                .zip(cs.par_chunks_mut(c_row))
-                .zip(y.par_chunks_mut((t + 2) * u))
-                .zip(h_in.par_chunks_mut(h_row))
-                .zip(h.par_chunks_mut(u))
-                .enumerate()
-                .with_min_len(rows_per_task)
-                .for_each(|(r, ((((g, c), y), h_in), h))| {
-                    let keep_step = mask.is_none_or(|m| m[r * t + s]);
-                    if keep {
-                        h_in[s * h_step..][..u].copy_from_slice(h);
-                    }
-                    vectorized(|| {
-                        forward_row(
-                            &mut g[s * g_step..][..w],
-                            &mut c[s * c_step..][..2 * u],
-                            &mut y[s * u..][..u],
-                            h,
-                            keep_step,
-                            zero_output_for_mask,
-                        )
-                    });
+    let blocks = RowBlocks::of(b);
+    // On a rayon worker, so that a one-block batch's parallel GEMMs are cheap fork-joins
+    // rather than jobs sent to the pool from outside.
+    rayon::scope(|_| {
+        gates
+            .par_chunks_mut(blocks.len(g_row))
+            .zip(cs.par_chunks_mut(blocks.len(c_row)))
+            .zip(y.par_chunks_mut(blocks.len((t + 2) * u)))
+            .zip(h_in.par_chunks_mut(blocks.len(h_row)))
+            .zip(h.par_chunks_mut(blocks.len(u)))
+            .enumerate()
+            .try_for_each(|(i, ((((gates, cs), y), h_in), h))| -> Result<()> {
+                let (r0, n) = blocks.span(i, b);
+                for s in 0..t {
                     if !keep {
-                        c.copy_within(u..2 * u, 0);
+                        // This step's input projections, then the recurrence is added to them.
+                        for (r, g) in gates.chunks_mut(w).enumerate() {
+                            g.copy_from_slice(&xk[((r0 + r) * t + s) * w..][..w]);
+                        }
                     }
-                });
-        }
-        Ok(())
+                    // z = xk_s + h @ rk, in place in the step's rows of `gates`.
+                    gemm_strided(
+                        MatRef::row_major(h, n, u),
+                        rk_m,
+                        gates,
+                        s * g_step,
+                        g_row,
+                        one,
+                        true,
+                        blocks.parallel_gemm,
+                    )?;
+                    let rows = gates
+                        .chunks_mut(g_row)
+                        .zip(cs.chunks_mut(c_row))
+                        .zip(y.chunks_mut((t + 2) * u))
+                        .zip(h_in.chunks_mut(h_row))
+                        .zip(h.chunks_mut(u));
+                    for (r, ((((g, c), y), h_in), h)) in rows.enumerate() {
+                        let keep_step = mask.is_none_or(|m| m[(r0 + r) * t + s]);
+                        if keep {
+                            h_in[s * h_step..][..u].copy_from_slice(h);
+                        }
+                        vectorized(|| {
+                            forward_row(
+                                &mut g[s * g_step..][..w],
+                                &mut c[s * c_step..][..2 * u],
+                                &mut y[s * u..][..u],
+                                h,
+                                keep_step,
+                                zero_output_for_mask,
+                            )
+                        });
+                        if !keep {
+                            c.copy_within(u..2 * u, 0);
+                        }
+                    }
+                }
+                Ok(())
+            })
     })?;
     for r in 0..b {
         y[(r * (t + 2) + t) * u..][..u].copy_from_slice(&h[r * u..][..u]);
@@ -368,37 +411,41 @@ pub fn lstm_backward<T: Float>(
         dc[r * u..][..u].copy_from_slice(&dy[(r * (t + 2) + t + 1) * u..][..u]);
     }
     let rk_t = MatRef::row_major(rk, u, w).t();
-    let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
+    let blocks = RowBlocks::of(b);
     // On a rayon worker, as in the forward.
-    rayon::scope(|_| -> Result<()> {
-        for s in (0..t).rev() {
-            dxk.par_chunks_mut(t * w)
-                .zip(dh.par_chunks_mut(u))
-                .zip(dc.par_chunks_mut(u))
-                .enumerate()
-                .with_min_len(rows_per_task)
-                .for_each_init(
-                    || vec![zero; u],
-                    |tanh_c, (r, ((dz, dh), dc))| {
+    rayon::scope(|_| {
+        dxk.par_chunks_mut(blocks.len(t * w))
+            .zip(dh.par_chunks_mut(blocks.len(u)))
+            .zip(dc.par_chunks_mut(blocks.len(u)))
+            .enumerate()
+            .try_for_each(|(i, ((dxk, dh), dc))| -> Result<()> {
+                let (r0, n) = blocks.span(i, b);
+                let mut tanh_c = vec![zero; u];
+                for s in (0..t).rev() {
+                    let rows = dxk.chunks_mut(t * w).zip(dh.chunks_mut(u)).zip(dc.chunks_mut(u));
+                    for (r, ((dz, dh), dc)) in rows.enumerate() {
+                        let r = r0 + r;
                         let dout = &dy[(r * (t + 2) + s) * u..][..u];
                         if mask.is_none_or(|m| m[r * t + s]) {
                             let g = &saved.gates[(r * t + s) * w..][..w];
                             let c = &saved.c[(r * (t + 1) + s) * u..][..2 * u];
-                            vectorized(|| backward_row(g, c, dout, &mut dz[s * w..][..w], dh, dc, tanh_c));
+                            let dz = &mut dz[s * w..][..w];
+                            vectorized(|| backward_row(g, c, dout, dz, dh, dc, &mut tanh_c));
                         } else if !zero_output_for_mask {
                             // The states pass through; the step's output was the previous `h`.
                             for (d, &o) in dh.iter_mut().zip(dout) {
                                 *d += o;
                             }
                         }
-                    },
-                );
-            // d h_prev += dz_s @ rk^T (a masked row's dz is 0).
-            gemm(step_rows(&dxk, s, b, t, w), rk_t, &mut dh, one, true, true)?;
-            flush_subnormals(&mut dh);
-            flush_subnormals(&mut dc);
-        }
-        Ok(())
+                    }
+                    // d h_prev += dz_s @ rk^T (a masked row's dz is 0).
+                    let dz = step_rows(dxk, s, n, t, w);
+                    gemm(dz, rk_t, dh, one, true, blocks.parallel_gemm)?;
+                    flush_subnormals(dh);
+                    flush_subnormals(dc);
+                }
+                Ok(())
+            })
     })?;
     let drk = kernel_gradient(&saved.h_in, &dxk, u, w)?;
     Ok((dxk, drk, dh, dc))
@@ -551,43 +598,54 @@ fn gru_run<T: Float>(
     let mut h = h0.to_vec();
     let mut m = vec![zero; b * w];
     let rk_m = MatRef::row_major(rk, u, w);
-    let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
+    let blocks = RowBlocks::of(b);
     // On a rayon worker, as in the LSTM.
-    rayon::scope(|_| -> Result<()> {
-        for s in 0..t {
-            gemm(MatRef::row_major(&h, b, u), rk_m, &mut m, T::one(), false, true)?;
-            gates
-                .par_chunks_mut(g_row)
-                .zip(mh.par_chunks_mut(u_row))
-                .zip(y.par_chunks_mut((t + 1) * u))
-                .zip(h_in.par_chunks_mut(u_row))
-                .zip(h.par_chunks_mut(u))
-                .enumerate()
-                .with_min_len(rows_per_task)
-                .for_each(|(r, ((((g, mh), y), h_in), h))| {
-                    let keep_step = mask.is_none_or(|m| m[r * t + s]);
-                    if keep {
-                        h_in[s * u_step..][..u].copy_from_slice(h);
+    rayon::scope(|_| {
+        gates
+            .par_chunks_mut(blocks.len(g_row))
+            .zip(mh.par_chunks_mut(blocks.len(u_row)))
+            .zip(y.par_chunks_mut(blocks.len((t + 1) * u)))
+            .zip(h_in.par_chunks_mut(blocks.len(u_row)))
+            .zip(h.par_chunks_mut(blocks.len(u)))
+            .zip(m.par_chunks_mut(blocks.len(w)))
+            .enumerate()
+            .try_for_each(|(i, (((((gates, mh), y), h_in), h), m))| -> Result<()> {
+                let (r0, n) = blocks.span(i, b);
+                for s in 0..t {
+                    let hm = MatRef::row_major(h, n, u);
+                    gemm(hm, rk_m, m, T::one(), false, blocks.parallel_gemm)?;
+                    let rows = gates
+                        .chunks_mut(g_row)
+                        .zip(mh.chunks_mut(u_row))
+                        .zip(y.chunks_mut((t + 1) * u))
+                        .zip(h_in.chunks_mut(u_row))
+                        .zip(h.chunks_mut(u))
+                        .zip(m.chunks(w));
+                    for (r, (((((g, mh), y), h_in), h), m_row)) in rows.enumerate() {
+                        let keep_step = mask.is_none_or(|mask| mask[(r0 + r) * t + s]);
+                        if keep {
+                            h_in[s * u_step..][..u].copy_from_slice(h);
+                        }
+                        let g = &mut g[s * g_step..][..w];
+                        if !keep {
+                            g.copy_from_slice(&xk[((r0 + r) * t + s) * w..][..w]);
+                        }
+                        vectorized(|| {
+                            gru_forward_row(
+                                g,
+                                m_row,
+                                rb,
+                                &mut mh[s * u_step..][..u],
+                                &mut y[s * u..][..u],
+                                h,
+                                keep_step,
+                                zero_output_for_mask,
+                            )
+                        });
                     }
-                    let g = &mut g[s * g_step..][..w];
-                    if !keep {
-                        g.copy_from_slice(&xk[(r * t + s) * w..][..w]);
-                    }
-                    vectorized(|| {
-                        gru_forward_row(
-                            g,
-                            &m[r * w..][..w],
-                            rb,
-                            &mut mh[s * u_step..][..u],
-                            &mut y[s * u..][..u],
-                            h,
-                            keep_step,
-                            zero_output_for_mask,
-                        )
-                    });
-                });
-        }
-        Ok(())
+                }
+                Ok(())
+            })
     })?;
     for r in 0..b {
         y[(r * (t + 1) + t) * u..][..u].copy_from_slice(&h[r * u..][..u]);
@@ -687,50 +745,42 @@ pub fn gru_backward<T: Float>(
         dh[r * u..][..u].copy_from_slice(&dy[(r * (t + 1) + t) * u..][..u]);
     }
     let rk_t = MatRef::row_major(rk, u, w).t();
-    let rows_per_task = (PAR_MIN_ELEMS / w).max(1);
-    rayon::scope(|_| -> Result<()> {
-        for s in (0..t).rev() {
-            dxk.par_chunks_mut(t * w)
-                .zip(dm.par_chunks_mut(t * w))
-                .zip(dh.par_chunks_mut(u))
-                .enumerate()
-                .with_min_len(rows_per_task)
-                .for_each(|(r, ((dx, dm), dh))| {
-                    vectorized(|| {
+    let blocks = RowBlocks::of(b);
+    // On a rayon worker, as in the LSTM.
+    rayon::scope(|_| {
+        dxk.par_chunks_mut(blocks.len(t * w))
+            .zip(dm.par_chunks_mut(blocks.len(t * w)))
+            .zip(dh.par_chunks_mut(blocks.len(u)))
+            .enumerate()
+            .try_for_each(|(i, ((dxk, dm), dh))| -> Result<()> {
+                let (r0, n) = blocks.span(i, b);
+                for s in (0..t).rev() {
+                    let rows = dxk
+                        .chunks_mut(t * w)
+                        .zip(dm.chunks_mut(t * w))
+                        .zip(dh.chunks_mut(u));
+                    for (r, ((dx, dm), dh)) in rows.enumerate() {
+                        let r = r0 + r;
                         let dout = &dy[(r * (t + 1) + s) * u..][..u];
                         if mask.is_none_or(|m| m[r * t + s]) {
                             let g = &saved.gates[(r * t + s) * w..][..w];
                             let mh = &saved.mh[(r * t + s) * u..][..u];
                             let h = &saved.h_in[(r * t + s) * u..][..u];
                             let (dx, dm) = (&mut dx[s * w..][..w], &mut dm[s * w..][..w]);
-                            for j in 0..u {
-                                let (z, rr, hh) = (g[j], g[u + j], g[2 * u + j]);
-                                let dhn = dh[j] + dout[j];
-                                let dz = dhn * (h[j] - hh) * z * (one - z);
-                                let dhh = dhn * (one - z) * (one - hh * hh);
-                                let dr = dhh * mh[j] * rr * (one - rr);
-                                dx[j] = dz;
-                                dx[u + j] = dr;
-                                dx[2 * u + j] = dhh;
-                                dm[j] = dz;
-                                dm[u + j] = dr;
-                                dm[2 * u + j] = dhh * rr;
-                                // The GEMM below adds dm @ rk^T.
-                                dh[j] = dhn * z;
-                            }
-                            flush_subnormals(dx);
-                            flush_subnormals(dm);
+                            vectorized(|| gru_backward_row(g, mh, h, dout, dx, dm, dh));
                         } else if !zero_output_for_mask {
                             for (d, &o) in dh.iter_mut().zip(dout) {
                                 *d += o;
                             }
                         }
-                    })
-                });
-            gemm(step_rows(&dm, s, b, t, w), rk_t, &mut dh, one, true, true)?;
-            flush_subnormals(&mut dh);
-        }
-        Ok(())
+                    }
+                    // d h_prev += dm_s @ rk^T (a masked row's dm is 0).
+                    let dm_s = step_rows(dm, s, n, t, w);
+                    gemm(dm_s, rk_t, dh, one, true, blocks.parallel_gemm)?;
+                    flush_subnormals(dh);
+                }
+                Ok(())
+            })
     })?;
     // d rb = the column sums of dm.
     let drk = kernel_gradient(&saved.h_in, &dm, u, w)?;
@@ -743,6 +793,40 @@ pub fn gru_backward<T: Float>(
         }
     }
     Ok((dxk, drk, drb, dh))
+}
+
+/// One unmasked row of one GRU backward step: from the saved gates `g (3u: z, r, hh)`, the
+/// candidate block `mh`, the starting `h`, the output's gradient `dout` and the carried `dh`,
+/// writes the input projection's gradient `dx (3u)` and the recurrent product's `dm (3u)`,
+/// and sets `dh` to its part through the update gate (the caller adds `dm @ rk^T`).
+#[inline(always)]
+fn gru_backward_row<T: Float>(
+    g: &[T],
+    mh: &[T],
+    h: &[T],
+    dout: &[T],
+    dx: &mut [T],
+    dm: &mut [T],
+    dh: &mut [T],
+) {
+    let u = dh.len();
+    let one = T::one();
+    for j in 0..u {
+        let (z, rr, hh) = (g[j], g[u + j], g[2 * u + j]);
+        let dhn = dh[j] + dout[j];
+        let dz = dhn * (h[j] - hh) * z * (one - z);
+        let dhh = dhn * (one - z) * (one - hh * hh);
+        let dr = dhh * mh[j] * rr * (one - rr);
+        dx[j] = dz;
+        dx[u + j] = dr;
+        dx[2 * u + j] = dhh;
+        dm[j] = dz;
+        dm[u + j] = dr;
+        dm[2 * u + j] = dhh * rr;
+        dh[j] = dhn * z;
+    }
+    flush_subnormals(dx);
+    flush_subnormals(dm);
 }
 
 #[cfg(test)]
@@ -847,43 +931,75 @@ mod tests {
         }
     }
 
-    /// A batch big enough to split into parallel tasks gives each row what it gives alone.
+    /// A batch split into blocks of rows, over pools of 1 to 4 threads (blocks of 64, 32, 22
+    /// and 16 rows, the last one short with 3 threads), gives each row what it gives alone,
+    /// forward and backward, for the LSTM and the GRU.
     #[test]
-    fn parallel_rows_match_single_rows() {
-        let (b, t, u) = (64, 3, 32);
+    fn row_blocks_match_single_rows() {
+        let (b, t, u) = (64, 3, 8);
         let d = RnnDims {
             batch: b,
             steps: t,
             units: u,
         };
-        assert!(b * 4 * u >= 2 * PAR_MIN_ELEMS, "two tasks at least");
+        let one = RnnDims { batch: 1, ..d };
         let (xk, rk) = (data(b * t * 4 * u, 1), data(u * 4 * u, 2));
+        let (xg, rg, rb) = (data(b * t * 3 * u, 6), data(u * 3 * u, 7), data(3 * u, 8));
         let (h0, c0) = (data(b * u, 3), data(b * u, 4));
         let mask: Vec<bool> = (0..b * t).map(|i| i % 5 != 2).collect();
-        let all = lstm_forward(&xk, &rk, &h0, &c0, Some(&mask), false, d).unwrap();
-        let dy = data(all.y.len(), 5);
-        let grads = lstm_backward(&dy, &rk, &all, Some(&mask), false, d).unwrap();
-        let one = RnnDims { batch: 1, ..d };
-        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
-        for r in [0, 31, 63] {
-            let row = |v: &[f64], n: usize| v[r * n..][..n].to_vec();
-            let m = mask[r * t..][..t].to_vec();
-            let alone = lstm_forward(
-                &row(&xk, t * 4 * u),
-                &rk,
-                &row(&h0, u),
-                &row(&c0, u),
-                Some(&m),
-                false,
-                one,
-            )
-            .unwrap();
-            assert!(close(&alone.y, &row(&all.y, (t + 2) * u)), "row {r} forward");
-            let g = lstm_backward(&row(&dy, (t + 2) * u), &rk, &alone, Some(&m), false, one).unwrap();
-            assert!(close(&g.0, &row(&grads.0, t * 4 * u)), "row {r} d xk");
+        let close =
+            |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        let row = |v: &[f64], r: usize, n: usize| v[r * n..][..n].to_vec();
+        for threads in 1..=4 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let blocks = pool.install(|| RowBlocks::of(b));
+            assert_eq!(blocks.rows, b.div_ceil(threads));
+            let (lstm, lstm_grads, gru, gru_grads) = pool.install(|| {
+                let f = lstm_forward(&xk, &rk, &h0, &c0, Some(&mask), false, d).unwrap();
+                let g = lstm_backward(&data(f.y.len(), 5), &rk, &f, Some(&mask), false, d).unwrap();
+                let fg = gru_forward(&xg, &rg, Some(&rb), &h0, Some(&mask), false, d).unwrap();
+                let gg = gru_backward(&data(fg.y.len(), 9), &rg, true, &fg, Some(&mask), false, d).unwrap();
+                (f, g, fg, gg)
+            });
+            let (dy, dyg) = (data(lstm.y.len(), 5), data(gru.y.len(), 9));
+            let (mut drk, mut drg, mut drb) = (vec![0.0; rk.len()], vec![0.0; rg.len()], vec![0.0; rb.len()]);
+            for r in 0..b {
+                let m = mask[r * t..][..t].to_vec();
+                let m = Some(&m[..]);
+                let (x, h, c) = (row(&xk, r, t * 4 * u), row(&h0, r, u), row(&c0, r, u));
+                let alone = lstm_forward(&x, &rk, &h, &c, m, false, one).unwrap();
+                assert!(
+                    close(&alone.y, &row(&lstm.y, r, (t + 2) * u)),
+                    "{threads} threads, row {r} LSTM"
+                );
+                let g = lstm_backward(&row(&dy, r, (t + 2) * u), &rk, &alone, m, false, one).unwrap();
+                assert!(
+                    close(&g.0, &row(&lstm_grads.0, r, t * 4 * u)),
+                    "row {r} LSTM d xk"
+                );
+                assert!(close(&g.2, &row(&lstm_grads.2, r, u)), "row {r} LSTM d h0");
+                assert!(close(&g.3, &row(&lstm_grads.3, r, u)), "row {r} LSTM d c0");
+                drk.iter_mut().zip(&g.1).for_each(|(a, v)| *a += v);
+                let alone = gru_forward(&row(&xg, r, t * 3 * u), &rg, Some(&rb), &h, m, false, one).unwrap();
+                assert!(
+                    close(&alone.y, &row(&gru.y, r, (t + 1) * u)),
+                    "{threads} threads, row {r} GRU"
+                );
+                let g = gru_backward(&row(&dyg, r, (t + 1) * u), &rg, true, &alone, m, false, one).unwrap();
+                assert!(close(&g.0, &row(&gru_grads.0, r, t * 3 * u)), "row {r} GRU d xk");
+                assert!(close(&g.3, &row(&gru_grads.3, r, u)), "row {r} GRU d h0");
+                drg.iter_mut().zip(&g.1).for_each(|(a, v)| *a += v);
+                drb.iter_mut().zip(&g.2).for_each(|(a, v)| *a += v);
+            }
+            // The weights' gradients are the sums of the rows' (to rounding: other order).
+            let near = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-10);
+            assert!(near(&drk, &lstm_grads.1), "{threads} threads: LSTM d rk");
             assert!(
-                close(&g.2, &row(&grads.2, u)) && close(&g.3, &row(&grads.3, u)),
-                "row {r} d h0, d c0"
+                near(&drg, &gru_grads.1) && near(&drb, &gru_grads.2),
+                "{threads} threads: GRU d rk, d rb"
             );
         }
     }
