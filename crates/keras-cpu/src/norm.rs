@@ -19,8 +19,9 @@
 
 use rayon::prelude::*;
 
-use crate::storage::{par_filled, PAR_THRESHOLD};
+use crate::storage::{par_written, PAR_THRESHOLD};
 use crate::Float;
+use std::mem::MaybeUninit;
 
 /// Rows per block: about this many elements each.
 const BLOCK_ELEMS: usize = 1 << 14;
@@ -93,18 +94,33 @@ pub fn batch_norm_stats<T: Float>(x: &[T], channels: usize) -> (Vec<T>, Vec<T>) 
 }
 
 /// `y = x * scale + shift`, per channel.
+///
+/// # Panics
+/// When `channels` is zero, `x` is not whole rows of `channels`, or `scale` or `shift` is not
+/// `channels` long (the callers check shapes before).
 pub fn batch_norm_apply<T: Float>(x: &[T], channels: usize, scale: &[T], shift: &[T]) -> Vec<T> {
-    let row = |(o, xr): (&mut [T], &[T])| {
+    assert!(
+        channels > 0 && x.len() % channels == 0 && scale.len() == channels && shift.len() == channels,
+        "batch_norm_apply: {} elements, {channels} channels, scale {}, shift {}",
+        x.len(),
+        scale.len(),
+        shift.len()
+    );
+    let row = |(o, xr): (&mut [MaybeUninit<T>], &[T])| {
         for (((o, &v), &a), &b) in o.iter_mut().zip(xr).zip(scale).zip(shift) {
-            *o = v * a + b;
+            o.write(v * a + b);
         }
     };
-    par_filled(x.len(), block_rows(channels) * channels, |at, o| {
-        let xs = &x[at..at + o.len()];
-        o.chunks_exact_mut(channels)
-            .zip(xs.chunks_exact(channels))
-            .for_each(row)
-    })
+    // SAFETY: `x` is as long as the output and whole rows of `channels` (the callers' layout),
+    // and each chunk is whole rows, so every element is written.
+    unsafe {
+        par_written(x.len(), block_rows(channels) * channels, |at, o| {
+            let xs = &x[at..at + o.len()];
+            o.chunks_exact_mut(channels)
+                .zip(xs.chunks_exact(channels))
+                .for_each(row)
+        })
+    }
 }
 
 /// Gradients of `y = (x - mean) * rstd * gamma + beta` where `mean` and `rstd = 1/sqrt(var +
@@ -113,6 +129,10 @@ pub fn batch_norm_apply<T: Float>(x: &[T], channels: usize, scale: &[T], shift: 
 /// Returns `(dx, dgamma, dbeta)` with `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)` over the
 /// rows, and `dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))`. `gamma = None`
 /// means a scale of one.
+///
+/// # Panics
+/// When `channels` is zero, `x` is not whole rows of `channels`, `dy` is not as long as `x`,
+/// or a per-channel slice is shorter than `channels`.
 pub fn batch_norm_backward<T: Float>(
     x: &[T],
     dy: &[T],
@@ -122,19 +142,27 @@ pub fn batch_norm_backward<T: Float>(
     gamma: Option<&[T]>,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let c = channels;
-    let rows = x.len() / c.max(1);
+    assert!(
+        c > 0 && x.len() % c == 0 && dy.len() == x.len(),
+        "batch_norm_backward: {} elements, {c} channels, {} gradients",
+        x.len(),
+        dy.len()
+    );
+    let rows = x.len() / c;
     let n = rows.max(1) as f64;
     // Pass 1: sum(dy) and sum(dy * xhat) per channel.
     let sums = channel_sums(x, c, 2, |first, p| {
         let (sdy, sdyx) = p.split_at_mut(c);
         let xs = block(x, c, first);
         let ds = block(dy, c, first);
+        let stats = mean[..c].iter().zip(&rstd[..c]);
         for (xr, dr) in xs.chunks_exact(c).zip(ds.chunks_exact(c)) {
-            for j in 0..c {
-                let g = dr[j].to_f64();
-                let xhat = ((xr[j] - mean[j]) * rstd[j]).to_f64();
-                sdy[j] += g;
-                sdyx[j] += g * xhat;
+            // Zipped, not indexed: no bounds checks, so the loop over channels vectorizes.
+            let sums = sdy.iter_mut().zip(sdyx.iter_mut());
+            for (((sdy, sdyx), (&x, &d)), (&m, &r)) in sums.zip(xr.iter().zip(dr)).zip(stats.clone()) {
+                let g = d.to_f64();
+                *sdy += g;
+                *sdyx += g * ((x - m) * r).to_f64();
             }
         }
     });
@@ -148,18 +176,28 @@ pub fn batch_norm_backward<T: Float>(
         .collect();
     let a: Vec<T> = sdy.iter().map(|&v| T::of(v / n)).collect();
     let b: Vec<T> = sdyx.iter().map(|&v| T::of(v / n)).collect();
-    let row = |(o, (xr, dr)): (&mut [T], (&[T], &[T]))| {
-        for j in 0..c {
-            let xhat = (xr[j] - mean[j]) * rstd[j];
-            o[j] = k[j] * (dr[j] - a[j] - xhat * b[j]);
-        }
+    // dx = k dy - k a - (k b rstd) (x - mean): per-channel factors in slices of their own,
+    // zipped, so the loop over channels vectorizes.
+    let ka: Vec<T> = k.iter().zip(&a).map(|(&k, &a)| k * a).collect();
+    let kbr: Vec<T> = (0..c).map(|j| k[j] * b[j] * rstd[j]).collect();
+    // SAFETY: as in `batch_norm_apply`: whole rows of `c` per chunk, and every factor slice
+    // is `c` long (`mean[..c]` panics otherwise), so each element is written.
+    let dx = unsafe {
+        par_written(x.len(), block_rows(c) * c, |at, o| {
+            let r = at..at + o.len();
+            let rows = o
+                .chunks_exact_mut(c)
+                .zip(x[r.clone()].chunks_exact(c).zip(dy[r].chunks_exact(c)));
+            for (o, (xr, dr)) in rows {
+                let factors = mean[..c].iter().zip(&k).zip(ka.iter().zip(&kbr));
+                for ((o, (&x, &d)), ((&m, &k), (&ka, &kbr))) in
+                    o.iter_mut().zip(xr.iter().zip(dr)).zip(factors)
+                {
+                    o.write(k * d - ka - kbr * (x - m));
+                }
+            }
+        })
     };
-    let dx = par_filled(x.len(), block_rows(c) * c, |at, o| {
-        let r = at..at + o.len();
-        o.chunks_exact_mut(c)
-            .zip(x[r.clone()].chunks_exact(c).zip(dy[r].chunks_exact(c)))
-            .for_each(row)
-    });
     (dx, dgamma, dbeta)
 }
 

@@ -1,6 +1,6 @@
 //! Elementwise functions of one tensor.
 
-use crate::storage::{par_filled, par_written, CpuStorage, PAR_THRESHOLD};
+use crate::storage::{par_written, CpuStorage, PAR_THRESHOLD};
 use crate::Float;
 use keras_backend::op::UnaryOp;
 use keras_backend::{Error, Layout, Result};
@@ -261,12 +261,15 @@ pub fn unary_grad(op: UnaryOp, y: &CpuStorage, g: &CpuStorage) -> Option<CpuStor
 
 /// `f(a, b)` elementwise over two equal-length slices, in parallel for large ones.
 fn zip_map<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
-    par_filled(a.len(), 4096, |at, out| {
-        let (a, b) = (&a[at..at + out.len()], &b[at..at + out.len()]);
-        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-            *o = f(a, b);
-        }
-    })
+    // SAFETY: each chunk's loop writes every element of it (`b` is as long as `a`).
+    unsafe {
+        par_written(a.len(), 4096, |at, out| {
+            let (a, b) = (&a[at..at + out.len()], &b[at..at + out.len()]);
+            for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                o.write(f(a, b));
+            }
+        })
+    }
 }
 
 /// `y = f(x + bias)` with `bias` (length `c`) added along the last axis of the contiguous
@@ -288,23 +291,30 @@ pub fn bias_unary(op: Option<UnaryOp>, x: &CpuStorage, bias: &CpuStorage) -> Opt
         if !grad_fuses(op) || c == 0 || x.len() % c != 0 {
             return None;
         }
-        let rows_per = (4096 / c).max(1) * c;
-        Some(par_filled(x.len(), rows_per, |at, y| {
-            let x = &x[at..at + y.len()];
-            for (yr, xr) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-                for ((y, &x), &b) in yr.iter_mut().zip(xr).zip(b) {
-                    *y = x + b;
-                }
-                match op {
-                    None => {}
-                    Some(UnaryOp::Relu) => yr.iter_mut().for_each(|v| *v = relu(*v)),
-                    Some(UnaryOp::Sigmoid) => yr.iter_mut().for_each(|v| *v = v.sigmoid_k()),
-                    Some(UnaryOp::Tanh) => yr.iter_mut().for_each(|v| *v = v.tanh_k()),
-                    Some(UnaryOp::Exp) => yr.iter_mut().for_each(|v| *v = v.exp_k()),
-                    Some(_) => unreachable!("grad_fuses checked the op"),
-                }
+        // `f(x + b)` per row: generic, so each op's loop is compiled (and vectorized) whole.
+        fn run<T: Float>(x: &[T], b: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
+            let c = b.len();
+            // SAFETY: `x` is as long as the output and a whole number of rows of `c` (checked
+            // above), and each chunk is whole rows, so every element is written.
+            unsafe {
+                par_written(x.len(), (4096 / c).max(1) * c, |at, y| {
+                    let x = &x[at..at + y.len()];
+                    for (yr, xr) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+                        for ((y, &x), &b) in yr.iter_mut().zip(xr).zip(b) {
+                            y.write(f(x + b));
+                        }
+                    }
+                })
             }
-        }))
+        }
+        Some(match op {
+            None => run(x, b, |v| v),
+            Some(UnaryOp::Relu) => run(x, b, relu),
+            Some(UnaryOp::Sigmoid) => run(x, b, |v: T| v.sigmoid_k()),
+            Some(UnaryOp::Tanh) => run(x, b, |v: T| v.tanh_k()),
+            Some(UnaryOp::Exp) => run(x, b, |v: T| v.exp_k()),
+            Some(_) => unreachable!("grad_fuses checked the op"),
+        })
     }
     match (x, bias) {
         (CpuStorage::F32(x), CpuStorage::F32(b)) => go(op, x, b).map(CpuStorage::F32),
@@ -346,31 +356,36 @@ pub fn bias_unary_backward(
         let per = rows.div_ceil(threads.max(1)).max(1) * c;
         let partials: Vec<std::sync::Mutex<Vec<T>>> =
             (0..y.len().div_ceil(per)).map(|_| Default::default()).collect();
-        let dx = with_derivative!(op, T, |d| par_filled(y.len(), per, |at, dx| {
-            let (y, g) = (&y[at..at + dx.len()], &g[at..at + dx.len()]);
-            // Sums of 64 rows at a time, then of those: the rounding error grows with the
-            // number of additions into one accumulator.
-            let (mut total, mut acc) = (vec![T::zero(); c], vec![T::zero(); c]);
-            for (i, ((dr, yr), gr)) in dx
-                .chunks_exact_mut(c)
-                .zip(y.chunks_exact(c))
-                .zip(g.chunks_exact(c))
-                .enumerate()
-            {
-                for (((o, &y), &g), a) in dr.iter_mut().zip(yr).zip(gr).zip(acc.iter_mut()) {
-                    *o = g * d(y);
-                    *a += *o;
+        // SAFETY: `y` and `g` are as long as the output and a whole number of rows of `c`, and
+        // each chunk is whole rows, so the rows of each chunk cover it: every element is written.
+        let dx = with_derivative!(op, T, |d| unsafe {
+            par_written(y.len(), per, |at, dx| {
+                let (y, g) = (&y[at..at + dx.len()], &g[at..at + dx.len()]);
+                // Sums of 64 rows at a time, then of those: the rounding error grows with the
+                // number of additions into one accumulator.
+                let (mut total, mut acc) = (vec![T::zero(); c], vec![T::zero(); c]);
+                for (i, ((dr, yr), gr)) in dx
+                    .chunks_exact_mut(c)
+                    .zip(y.chunks_exact(c))
+                    .zip(g.chunks_exact(c))
+                    .enumerate()
+                {
+                    for (((o, &y), &g), a) in dr.iter_mut().zip(yr).zip(gr).zip(acc.iter_mut()) {
+                        let v = g * d(y);
+                        o.write(v);
+                        *a += v;
+                    }
+                    if i % 64 == 63 {
+                        total.iter_mut().zip(acc.iter_mut()).for_each(|(t, a)| {
+                            *t += *a;
+                            *a = T::zero();
+                        });
+                    }
                 }
-                if i % 64 == 63 {
-                    total.iter_mut().zip(acc.iter_mut()).for_each(|(t, a)| {
-                        *t += *a;
-                        *a = T::zero();
-                    });
-                }
-            }
-            total.iter_mut().zip(&acc).for_each(|(t, &a)| *t += a);
-            *partials[at / per].lock().unwrap_or_else(|e| e.into_inner()) = total;
-        }));
+                total.iter_mut().zip(&acc).for_each(|(t, &a)| *t += a);
+                *partials[at / per].lock().unwrap_or_else(|e| e.into_inner()) = total;
+            })
+        });
         let mut db = vec![T::zero(); c];
         for p in partials {
             let p = p.into_inner().unwrap_or_else(|e| e.into_inner());
