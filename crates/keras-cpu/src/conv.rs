@@ -17,6 +17,8 @@
 //! views; the input gradient is then the forward pass of the convolution with the kernel
 //! flipped. A cost rule (`Geom::with`, `Geom::transform_pays`) picks them where they are
 //! faster: few output channels, wide images.
+//! The forward pass can also finish each tile with a layer's tail, bias then activation
+//! ([`conv2d_bias_unary`]), while the tile is in cache.
 //! Work is spread over rayon's global pool by tile (forward, filter gradient) or by image
 //! (input gradient), each worker with its own scratch and a single-threaded GEMM; per-worker
 //! partial filter gradients are summed at the end. When there are too few tiles to share, the
@@ -25,7 +27,7 @@
 //! thread's own scratch (`memory::Scratch`), kept from one call to the next, so a training step does not
 //! allocate and zero-fill its im2col buffers again.
 
-use keras_backend::op::Conv2dParams;
+use keras_backend::op::{Conv2dParams, UnaryOp};
 use keras_backend::{Error, Result};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -563,11 +565,55 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T]) -> Result<Ve
     let g = Geom::new(OP, p)?;
     g.check_len(OP, "input", x.len(), g.x_len)?;
     g.check_len(OP, "kernel", w.len(), g.w_len)?;
-    forward(&g, x, w)
+    forward(&g, x, w, None)
 }
 
-/// [`conv2d_forward`] with the geometry checked.
-fn forward<T: Float>(g: &Geom, x: &[T], w: &[T]) -> Result<Vec<T>> {
+/// `op(conv2d(x, w) + bias)`: [`conv2d_forward`] with the layer's tail (the bias along the
+/// output channels, then the activation `op`, `None` for none) applied to each tile of the
+/// output right after its GEMM, while the tile is in cache, instead of as a pass of its own
+/// over the whole output. The result is the same as [`conv2d_forward`] followed by
+/// [`crate::unary::bias_unary`], bit for bit.
+///
+/// Returns [`Error::InvalidArgument`] as [`conv2d_forward`] does, and when `bias` is not
+/// `out_channels` long or `op` is not one that [`crate::unary::grad_fuses`] accepts.
+///
+/// ```
+/// use keras_backend::op::{Conv2dParams, UnaryOp};
+/// use keras_cpu::conv::conv2d_bias_unary;
+/// // One 3x3 single-channel image, a 2x2 kernel of ones, then bias -20 and ReLU.
+/// let p = Conv2dParams {
+///     batch: 1, in_hw: [3, 3], in_channels: 1, out_channels: 1, kernel: [2, 2],
+///     stride: [1, 1], padding: [(0, 0), (0, 0)], dilation: [1, 1], groups: 1,
+/// };
+/// let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+/// let y = conv2d_bias_unary(&p, &x, &[1.0; 4], &[-20.0], Some(UnaryOp::Relu))?;
+/// assert_eq!(y, [0.0, 0.0, 4.0, 8.0]);
+/// # Ok::<(), keras_backend::Error>(())
+/// ```
+pub fn conv2d_bias_unary<T: Float>(
+    p: &Conv2dParams,
+    x: &[T],
+    w: &[T],
+    bias: &[T],
+    op: Option<UnaryOp>,
+) -> Result<Vec<T>> {
+    const OP: &str = "conv2d_bias_unary";
+    let g = Geom::new(OP, p)?;
+    g.check_len(OP, "input", x.len(), g.x_len)?;
+    g.check_len(OP, "kernel", w.len(), g.w_len)?;
+    g.check_len(OP, "bias", bias.len(), g.cout)?;
+    if !crate::unary::grad_fuses(op) {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            msg: format!("{op:?} is not an activation that fuses (relu, sigmoid, tanh, exp or none)"),
+        });
+    }
+    forward(&g, x, w, Some((bias, op)))
+}
+
+/// [`conv2d_forward`] with the geometry checked, and the tail `op(y + bias)` applied to each
+/// tile when given.
+fn forward<T: Float>(g: &Geom, x: &[T], w: &[T], tail: Option<(&[T], Option<UnaryOp>)>) -> Result<Vec<T>> {
     if g.y_len == 0 {
         return Ok(vec![T::zero(); g.y_len]);
     }
@@ -584,11 +630,18 @@ fn forward<T: Float>(g: &Geom, x: &[T], w: &[T]) -> Result<Vec<T>> {
     let run = |bufs: &mut Buffers<T>, (n, r0, yt): (usize, usize, &mut [MaybeUninit<T>]), par: bool| {
         if g.implicit {
             g.padded_input(x, &mut bufs.0, n, r0);
-            return g.implicit_forward_tile(&bufs.0, w, &mut bufs.1, yt, par);
+            g.implicit_forward_tile(&bufs.0, w, &mut bufs.1, yt, par)?;
+        } else {
+            for grp in 0..g.groups {
+                let a = g.col(x, &mut bufs.0, n, r0, grp);
+                gemm_strided_uninit(a, g.w_group(w, grp), yt, grp * g.cog, g.cout, T::one(), par)?;
+            }
         }
-        for grp in 0..g.groups {
-            let a = g.col(x, &mut bufs.0, n, r0, grp);
-            gemm_strided_uninit(a, g.w_group(w, grp), yt, grp * g.cog, g.cout, T::one(), par)?;
+        if let Some((bias, op)) = tail {
+            // SAFETY: the tile was written just above (see the comment on `set_len` below),
+            // and `MaybeUninit<T>` has the layout of `T`.
+            let yt = unsafe { &mut *(yt as *mut [MaybeUninit<T>] as *mut [T]) };
+            crate::unary::bias_unary_in_place(op, yt, bias);
         }
         Ok(())
     };
@@ -640,7 +693,7 @@ pub fn conv2d_backward_input<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T]) -> R
         // With unit strides the input gradient is itself a convolution: no col2im.
         let flipped = Geom::with(OP, &g.input_gradient_params(), true)?;
         if flipped.implicit {
-            return forward(&flipped, dy, &flip_kernel(&g, w));
+            return forward(&flipped, dy, &flip_kernel(&g, w), None);
         }
     }
     // Each image's gradient is zeroed by the worker that accumulates it (a `vec![0; n]` would
@@ -777,6 +830,8 @@ pub fn conv2d_backward_filter<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unary::bias_unary;
+    use crate::CpuStorage;
 
     #[allow(clippy::too_many_arguments)]
     fn params(
@@ -884,6 +939,38 @@ mod tests {
         assert!(close(&g(y32), &ry, 1e-4), "forward f32 {p:?}");
         assert!(close(&g(dx32), &rdx, 1e-4), "dx f32 {p:?}");
         assert!(close(&g(dw32), &rdw, 1e-4), "dw f32 {p:?}");
+        // The fused tail gives the forward pass then `bias_unary`, bit for bit, in both
+        // precisions, on every path (im2col, implicit, 1x1) and tile split.
+        let bias = data(p.out_channels, 4);
+        let ops = [
+            None,
+            Some(UnaryOp::Relu),
+            Some(UnaryOp::Sigmoid),
+            Some(UnaryOp::Tanh),
+            Some(UnaryOp::Exp),
+        ];
+        for op in ops {
+            let fused = conv2d_bias_unary(&p, &x, &w, &bias, op).expect("fused");
+            if p.out_channels == 0 {
+                // (`bias_unary` declines an empty bias.)
+                assert!(fused.is_empty(), "{p:?}");
+                continue;
+            }
+            let (y, b) = (CpuStorage::F64(y.clone()), CpuStorage::F64(bias.clone()));
+            assert_eq!(
+                Some(CpuStorage::F64(fused)),
+                bias_unary(op, &y, &b),
+                "fused {op:?} {p:?}"
+            );
+            let fused = conv2d_bias_unary(&p, &f(&x), &f(&w), &f(&bias), op).expect("fused f32");
+            let want = conv2d_forward(&p, &f(&x), &f(&w)).expect("forward f32");
+            let (y, b) = (CpuStorage::F32(want), CpuStorage::F32(f(&bias)));
+            assert_eq!(
+                Some(CpuStorage::F32(fused)),
+                bias_unary(op, &y, &b),
+                "fused f32 {op:?} {p:?}"
+            );
+        }
     }
 
     #[test]
@@ -1044,6 +1131,11 @@ mod tests {
         assert!(conv2d_forward(&p, &x, &w).is_ok());
         assert!(conv2d_forward(&p, &x[..31], &w).is_err());
         assert!(conv2d_forward(&p, &x, &w[..35]).is_err());
+        let relu = Some(UnaryOp::Relu);
+        assert!(conv2d_bias_unary(&p, &x, &w, &vec![0.0; p.out_channels], relu).is_ok());
+        assert!(conv2d_bias_unary(&p, &x, &w, &vec![0.0; p.out_channels + 1], relu).is_err());
+        let log = Some(UnaryOp::Log);
+        assert!(conv2d_bias_unary(&p, &x, &w, &vec![0.0; p.out_channels], log).is_err());
         assert!(conv2d_backward_input(&p, &x[..30], &w).is_err());
         assert!(conv2d_backward_filter(&p, &x, &x[..1]).is_err());
         for q in [

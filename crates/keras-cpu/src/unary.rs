@@ -190,6 +190,51 @@ pub fn unary(op: UnaryOp, s: &CpuStorage, layout: &Layout) -> Result<CpuStorage>
     Ok(out.ok_or_else(unsupported)?.narrow_to(widened))
 }
 
+/// Runs `$body` with `$f` bound to the activation `op` (one of [`grad_fuses`]'s, `None` the
+/// identity) as a closure of its own type, so that each op's loop is compiled whole.
+macro_rules! with_activation {
+    ($op:expr, $t:ty, |$f:ident| $body:expr) => {
+        match $op {
+            None => {
+                let $f = |v: $t| v;
+                $body
+            }
+            Some(UnaryOp::Relu) => {
+                let $f = relu::<$t>;
+                $body
+            }
+            Some(UnaryOp::Sigmoid) => {
+                let $f = |v: $t| v.sigmoid_k();
+                $body
+            }
+            Some(UnaryOp::Tanh) => {
+                let $f = |v: $t| v.tanh_k();
+                $body
+            }
+            Some(UnaryOp::Exp) => {
+                let $f = |v: $t| v.exp_k();
+                $body
+            }
+            Some(op) => unreachable!("{op:?}: the caller checked grad_fuses"),
+        }
+    };
+}
+
+/// `y = f(y + bias)` in place over the rows of `y` (`rows x bias.len()`): the tail of a layer
+/// applied to a block of its output while the block is in cache (the convolutions' fused
+/// tail). The caller checks [`grad_fuses`]`(op)` and that `y` is whole rows.
+pub(crate) fn bias_unary_in_place<T: Float>(op: Option<UnaryOp>, y: &mut [T], bias: &[T]) {
+    fn run<T: Float>(y: &mut [T], b: &[T], f: impl Fn(T) -> T) {
+        for row in y.chunks_exact_mut(b.len()) {
+            for (v, &b) in row.iter_mut().zip(b) {
+                *v = f(*v + b);
+            }
+        }
+    }
+    debug_assert!(grad_fuses(op) && !bias.is_empty() && y.len() % bias.len() == 0);
+    crate::simd::vectorized(|| with_activation!(op, T, |f| run(y, bias, f)))
+}
+
 /// Runs `$body` with `$d` bound to the derivative of `$op` written as a function of its
 /// output `y`, for the ops where that is possible and cheap (`Relu`: `y > 0`; `Sigmoid`:
 /// `y (1 - y)`; `Tanh`: `1 - y²`; `Exp`: `y`; `None`, the identity: 1); returns `None` from
@@ -307,14 +352,7 @@ pub fn bias_unary(op: Option<UnaryOp>, x: &CpuStorage, bias: &CpuStorage) -> Opt
                 })
             }
         }
-        Some(match op {
-            None => run(x, b, |v| v),
-            Some(UnaryOp::Relu) => run(x, b, relu),
-            Some(UnaryOp::Sigmoid) => run(x, b, |v: T| v.sigmoid_k()),
-            Some(UnaryOp::Tanh) => run(x, b, |v: T| v.tanh_k()),
-            Some(UnaryOp::Exp) => run(x, b, |v: T| v.exp_k()),
-            Some(_) => unreachable!("grad_fuses checked the op"),
-        })
+        Some(with_activation!(op, T, |f| run(x, b, f)))
     }
     match (x, bias) {
         (CpuStorage::F32(x), CpuStorage::F32(b)) => go(op, x, b).map(CpuStorage::F32),

@@ -4,10 +4,12 @@
 //! Three primitives share one parameter struct ([`Conv2dParams`]): the forward convolution,
 //! its input gradient (which is also the transposed convolution) and its kernel gradient.
 //! Each one's backward is written with the other two, so every pass is differentiable.
+//! [`Tensor::conv2d_bias_unary`] is the forward convolution with a layer's bias and
+//! activation applied by the kernel to each output tile.
 
 use crate::autodiff::grad_if;
 use crate::Tensor;
-use keras_backend::op::Conv2dParams;
+use keras_backend::op::{Conv2dParams, UnaryOp};
 use keras_backend::{DType, Error, Result};
 
 /// How much zero padding a convolution or pooling window gets.
@@ -187,6 +189,53 @@ impl Tensor {
         let p = conv_params("conv2d", self, kernel, args, 2)?;
         let (x, w) = promote("conv2d", self, kernel)?;
         conv_forward(&x, &w, p)
+    }
+
+    /// `op(self.conv2d(kernel, args) + bias)`: the convolution with a layer's tail, the bias
+    /// `(C_out,)` and then the activation `op` (`None` for none), applied to each block of
+    /// the output as the convolution writes it instead of in passes of their own. Equal to
+    /// `conv2d` then [`Tensor::bias_unary`], value and gradients; activations other than
+    /// `relu`, `sigmoid`, `tanh` and `exp`, and half precision, are computed that way.
+    ///
+    /// ```
+    /// use keras_tensor::{op::UnaryOp, ConvArgs, Tensor};
+    /// let x = Tensor::new(&[1.0f32, 2.0, 3.0, 4.0], &[1, 2, 2, 1])?;
+    /// let k = Tensor::new(&[1.0f32, -1.0], &[1, 1, 1, 2])?; // two output channels
+    /// let b = Tensor::new(&[0.5f32, 0.5], &[2])?;
+    /// let y = x.conv2d_bias_unary(&k, &ConvArgs::new(), &b, Some(UnaryOp::Relu))?;
+    /// assert_eq!(y.to_vec::<f32>()?, [1.5, 0.0, 2.5, 0.0, 3.5, 0.0, 4.5, 0.0]);
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::conv2d`], and when `bias` is not `(C_out,)`.
+    pub fn conv2d_bias_unary(
+        &self,
+        kernel: &Tensor,
+        args: &ConvArgs,
+        bias: &Tensor,
+        op: Option<UnaryOp>,
+    ) -> Result<Tensor> {
+        let p = conv_params("conv2d", self, kernel, args, 2)?;
+        let (x, w) = promote("conv2d", self, kernel)?;
+        conv_forward_bias_unary(&x, &w, p, bias, op)
+    }
+
+    /// [`Tensor::conv2d_bias_unary`] for [`Tensor::conv1d`].
+    ///
+    /// # Errors
+    /// As [`Tensor::conv2d_bias_unary`].
+    pub fn conv1d_bias_unary(
+        &self,
+        kernel: &Tensor,
+        args: &ConvArgs,
+        bias: &Tensor,
+        op: Option<UnaryOp>,
+    ) -> Result<Tensor> {
+        let p = conv_params("conv1d", self, kernel, args, 1)?;
+        let (x, w) = promote("conv1d", self, kernel)?;
+        let (x4, w4) = (x.expand_dims(1)?, w.expand_dims(0)?);
+        conv_forward_bias_unary(&x4, &w4, p, bias, op)?.squeeze(&[1])
     }
 
     /// 1-D convolution: input `(N, W, C_in)`, kernel `(KW, C_in / groups, C_out)`, output
@@ -446,6 +495,64 @@ fn conv_forward(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
     )
 }
 
+/// `y = op(conv(x, w) + bias)` as one op: the tail is applied to each tile of the output by
+/// the convolution kernel. Backward: `(dz, dbias)` from `y` and `g` in one pass, then the
+/// convolution's two gradients of `dz`.
+fn conv_forward_bias_unary(
+    x: &Tensor,
+    w: &Tensor,
+    p: Conv2dParams,
+    bias: &Tensor,
+    op: Option<UnaryOp>,
+) -> Result<Tensor> {
+    let c = p.out_channels;
+    if bias.shape() != [c] {
+        return Err(Error::ShapeMismatch {
+            op: "conv2d_bias_unary (kernel, bias)",
+            lhs: w.shape().to_vec(),
+            rhs: bias.shape().to_vec(),
+        });
+    }
+    let fuses = keras_cpu::unary::grad_fuses(op)
+        && bias.dtype() == x.dtype()
+        && matches!(x.dtype(), DType::F32 | DType::F64);
+    if !fuses {
+        return conv_forward(x, w, p)?.bias_unary(bias, op);
+    }
+    let (sx, sw, sb) = (
+        x.storage().cpu().contiguous(x.layout()),
+        w.storage().cpu().contiguous(w.layout()),
+        bias.storage().cpu().contiguous(bias.layout()),
+    );
+    use keras_cpu::conv::conv2d_bias_unary;
+    use keras_cpu::CpuStorage::{F32, F64};
+    let out = match (&*sx, &*sw, &*sb) {
+        (F32(x), F32(w), F32(b)) => F32(conv2d_bias_unary(&p, x, w, b, op)?),
+        (F64(x), F64(w), F64(b)) => F64(conv2d_bias_unary(&p, x, w, b, op)?),
+        _ => return conv_forward(x, w, p)?.bias_unary(bias, op),
+    };
+    let out = Tensor::from_cpu(out, &conv_shape(&p, true));
+    let y = out.detach();
+    let (xs, ws) = (x.clone(), w.clone());
+    Ok(out.record("conv2d_bias_unary", &[x, w, bias], move |g| {
+        let g = g.cast(y.dtype())?;
+        let gc = g.storage().cpu().contiguous(g.layout());
+        let Some((dz, db)) = keras_cpu::unary::bias_unary_backward(op, y.storage().cpu(), &gc, c) else {
+            return Err(Error::Autodiff(format!(
+                "conv2d_bias_unary: gradient {:?} of output {:?}",
+                g.shape(),
+                y.shape()
+            )));
+        };
+        let dz = Tensor::from_cpu(dz, y.shape());
+        Ok(vec![
+            grad_if(xs.is_tracked(), || conv_input_grad(&dz, &ws, p))?,
+            grad_if(ws.is_tracked(), || conv_kernel_grad(&xs, &dz, p))?,
+            Some(Tensor::from_cpu(db, &[c])),
+        ])
+    }))
+}
+
 /// `dx = conv_input_grad(dy, w)`: the adjoint of `conv_forward` in `x` (the transposed
 /// convolution).
 fn conv_input_grad(dy: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
@@ -479,7 +586,7 @@ fn conv_kernel_grad(x: &Tensor, dy: &Tensor, p: Conv2dParams) -> Result<Tensor> 
 #[cfg(test)]
 mod tests {
     use super::{ConvArgs, Padding};
-    use crate::testing::{check_grad, randn};
+    use crate::testing::{assert_close, check_grad, randn};
 
     #[test]
     fn conv2d_gradients_match_finite_differences() {
@@ -532,6 +639,87 @@ mod tests {
         check_grad("conv_transpose1d", &[&x, &randn(&[3, 2, 4], 6)], |t| {
             t[0].conv_transpose1d(&t[1], &ConvArgs::new().strides(3), None)
         });
+    }
+
+    /// The fused tail against `conv2d`/`conv1d` then `bias_unary`: the same values, gradients
+    /// within rounding on shapes that take im2col, the implicit passes and 1x1 (several tiles
+    /// and threads), and float64 finite differences on small ones.
+    #[test]
+    fn conv_bias_unary_matches_conv_then_bias_unary() {
+        use keras_backend::op::UnaryOp::*;
+        let ops = [None, Some(Relu), Some(Sigmoid), Some(Tanh), Some(Exp)];
+        let same = ConvArgs::new().padding(Padding::Same);
+        for (xs, ks) in [
+            ([2, 20, 24, 32], [3, 3, 32, 16]), // implicit passes
+            ([3, 17, 15, 3], [3, 3, 3, 8]),    // im2col
+            ([2, 9, 11, 6], [1, 1, 6, 5]),     // 1x1
+        ] {
+            let (x, k, b) = (
+                randn(&xs, 1),
+                randn(&ks, 2).mul_scalar(0.2).unwrap(),
+                randn(&ks[3..], 3),
+            );
+            let weights = randn(&[xs[0], xs[1], xs[2], ks[3]], 4);
+            for op in ops {
+                let run = |fuse: bool| {
+                    let mut tape = crate::GradientTape::new();
+                    let (x, k, b) = (tape.watch(&x), tape.watch(&k), tape.watch(&b));
+                    let y = if fuse {
+                        x.conv2d_bias_unary(&k, &same, &b, op).unwrap()
+                    } else {
+                        x.conv2d(&k, &same).unwrap().bias_unary(&b, op).unwrap()
+                    };
+                    let loss = y.mul(&weights).unwrap().sum_all().unwrap();
+                    let g = tape.gradient(&loss, &[&x, &k, &b]).unwrap();
+                    (y, g.into_iter().map(Option::unwrap).collect::<Vec<_>>())
+                };
+                let ((fy, fg), (py, pg)) = (run(true), run(false));
+                let ctx = format!("{ks:?} {op:?}");
+                assert_eq!(fy.to_vec::<f64>().unwrap(), py.to_vec::<f64>().unwrap(), "{ctx}");
+                for (name, f, p) in [
+                    ("dx", &fg[0], &pg[0]),
+                    ("dk", &fg[1], &pg[1]),
+                    ("db", &fg[2], &pg[2]),
+                ] {
+                    assert_close(&format!("{ctx} {name}"), f, p, 1e-12, 1e-12);
+                }
+                // float32 gives the same values as the composed ops, bit for bit.
+                let f32s = |t: &crate::Tensor| t.cast(keras_backend::DType::F32).unwrap();
+                let (x32, k32, b32) = (f32s(&x), f32s(&k), f32s(&b));
+                let fused = x32.conv2d_bias_unary(&k32, &same, &b32, op).unwrap();
+                let plain = x32.conv2d(&k32, &same).unwrap().bias_unary(&b32, op).unwrap();
+                assert_eq!(
+                    fused.to_vec::<f32>().unwrap(),
+                    plain.to_vec::<f32>().unwrap(),
+                    "{ctx} f32"
+                );
+            }
+        }
+        let x = randn(&[2, 5, 4, 3], 5);
+        for op in [Some(Relu), Some(Tanh), Some(Sin)] {
+            check_grad(
+                &format!("conv2d_bias_unary {op:?}"),
+                &[&x, &randn(&[3, 2, 3, 2], 6), &randn(&[2], 7)],
+                |t| t[0].conv2d_bias_unary(&t[1], &ConvArgs::new().strides(2), &t[2], op),
+            );
+        }
+        check_grad(
+            "conv1d_bias_unary",
+            &[&randn(&[2, 7, 4], 8), &randn(&[3, 4, 3], 9), &randn(&[3], 10)],
+            |t| {
+                t[0].conv1d_bias_unary(
+                    &t[1],
+                    &ConvArgs::new().padding(Padding::Causal),
+                    &t[2],
+                    Some(Sigmoid),
+                )
+            },
+        );
+        let e = x
+            .conv2d_bias_unary(&randn(&[3, 2, 3, 2], 6), &ConvArgs::new(), &randn(&[3], 7), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[3, 2, 3, 2]") && e.contains("[3]"), "{e}");
     }
 
     #[test]

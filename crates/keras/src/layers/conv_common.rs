@@ -236,7 +236,11 @@ impl<const N: usize> ConvCommon<N> {
 
     /// `activation(y + bias)`, adding the activity regularizer's loss of the result.
     pub fn finish(&self, y: Tensor, bias: Option<&Variable>) -> Result<Tensor> {
-        let y = super::bias_activation(y, bias, self.activation)?;
+        self.activity(super::bias_activation(y, bias, self.activation)?)
+    }
+
+    /// The activity loss of the finished output `y`, which is returned.
+    pub fn activity(&self, y: Tensor) -> Result<Tensor> {
         super::activity_loss(self.activity_regularizer, &y)?;
         Ok(y)
     }
@@ -345,10 +349,20 @@ impl<const N: usize> BaseConv<N> {
         };
         super::check_input(layer, shape, x)?;
         let args = self.common.conv_args(self.groups)?;
+        let k = k.value();
+        // A bias and an activation that fuse ride on the convolution's output tiles.
+        if let (Some(b), Some(op)) = (&self.bias, super::fused_activation(self.common.activation)) {
+            let y = if N == 1 {
+                x.conv1d_bias_unary(&k, &args, &b.value(), op)?
+            } else {
+                x.conv2d_bias_unary(&k, &args, &b.value(), op)?
+            };
+            return self.common.activity(y);
+        }
         let y = if N == 1 {
-            x.conv1d(&k.value(), &args)?
+            x.conv1d(&k, &args)?
         } else {
-            x.conv2d(&k.value(), &args)?
+            x.conv2d(&k, &args)?
         };
         self.common.finish(y, self.bias.as_ref())
     }

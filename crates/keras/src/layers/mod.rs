@@ -712,23 +712,29 @@ pub(crate) fn reject_unsupported(c: &Value, op: &'static str, keys: &[&str]) -> 
     }
 }
 
+/// The op a layer's bias and `activation` fuse into (`Some(None)`: the bias alone), for the
+/// activations whose derivative follows from their output; `None` for the others.
+pub(crate) fn fused_activation(
+    activation: crate::activations::Activation,
+) -> Option<Option<keras_tensor::op::UnaryOp>> {
+    use crate::activations::Activation::*;
+    use keras_tensor::op::UnaryOp;
+    match activation {
+        Linear => Some(None),
+        Relu => Some(Some(UnaryOp::Relu)),
+        Sigmoid => Some(Some(UnaryOp::Sigmoid)),
+        Tanh => Some(Some(UnaryOp::Tanh)),
+        _ => None,
+    }
+}
+
 /// `activation(y + bias)`, the tail of Dense and the convolutions.
 pub(crate) fn bias_activation(
     y: Tensor,
     bias: Option<&Variable>,
     activation: crate::activations::Activation,
 ) -> Result<Tensor> {
-    use crate::activations::Activation::*;
-    use keras_tensor::op::UnaryOp;
-    // The bias and an activation whose derivative follows from its output: one fused op.
-    let fused = match activation {
-        Linear => Some(None),
-        Relu => Some(Some(UnaryOp::Relu)),
-        Sigmoid => Some(Some(UnaryOp::Sigmoid)),
-        Tanh => Some(Some(UnaryOp::Tanh)),
-        _ => None,
-    };
-    match (bias, fused) {
+    match (bias, fused_activation(activation)) {
         (Some(b), Some(op)) => y.bias_unary(&b.value(), op),
         (Some(b), None) => activation.apply(&y.add(&b.value())?),
         (None, _) => activation.apply(&y),
