@@ -6,7 +6,8 @@
 //!
 //! Measures sgemm (512/1024/2048) with every candidate GEMM library on 1 and 2 threads, NumPy
 //! (OpenBLAS) when `$KERAS_BENCH_PYTHON` (default `python3`) can import numpy, the chosen
-//! `keras_cpu::matmul::gemm`, a 3x3 conv2d forward and forward+backward, and max pooling.
+//! `keras_cpu::matmul::gemm`, 3x3 conv2d passes (a reference case and every 3x3 layer of the
+//! model benchmarks' two convnets, `--filter _cnn_conv`), and max pooling.
 //! Prints a table and one `BENCH {json}` line per case (median of the timed repetitions after
 //! warm-up). `--filter` keeps the cases whose `case/impl` name contains the substring.
 
@@ -391,13 +392,47 @@ fn conv_case() -> Conv2dParams {
     }
 }
 
+/// The 3x3 convolutions of the model benchmarks' MNIST convnet and CIFAR-10 CNN at batch 128
+/// (`modelbench`), as `(case name, params)`: how fast each layer's passes run alone.
+fn model_conv_cases() -> Vec<(String, Conv2dParams)> {
+    let layer = |hw: usize, cin: usize, cout: usize, pad: usize| Conv2dParams {
+        in_hw: [hw, hw],
+        in_channels: cin,
+        out_channels: cout,
+        padding: [(pad, pad), (pad, pad)],
+        ..conv_case()
+    };
+    [
+        ("mnist_cnn_conv1", layer(28, 1, 32, 0)),
+        ("mnist_cnn_conv2", layer(13, 32, 64, 0)),
+        ("cifar_cnn_conv1", layer(32, 3, 32, 1)),
+        ("cifar_cnn_conv2", layer(32, 32, 32, 0)),
+        ("cifar_cnn_conv3", layer(15, 32, 64, 1)),
+        ("cifar_cnn_conv4", layer(15, 64, 64, 0)),
+    ]
+    .into_iter()
+    .map(|(name, p)| {
+        let [oh, ow] = p.out_hw();
+        let name = format!("{name}_{}to{}_{}x{}", p.in_channels, p.out_channels, oh, ow);
+        (name, p)
+    })
+    .collect()
+}
+
 fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn bench_conv(o: &Opts, out: &mut Out) {
+    let reference = ("conv2d_3x3_32to64_b128_32x32".to_string(), conv_case());
+    for (name, p) in std::iter::once(reference).chain(model_conv_cases()) {
+        bench_conv_case(o, out, &name, p);
+    }
+}
+
+/// Forward, both gradients and the three together for one convolution.
+fn bench_conv_case(o: &Opts, out: &mut Out, case_name: &str, p: Conv2dParams) {
     use keras_cpu::conv::{conv2d_backward_filter, conv2d_backward_input, conv2d_forward};
-    let p = conv_case();
     let [oh, ow] = p.out_hw();
     let x = fill(p.batch * p.in_hw[0] * p.in_hw[1] * p.in_channels, 3);
     let w = fill(
@@ -407,7 +442,6 @@ fn bench_conv(o: &Opts, out: &mut Out) {
     let dy = fill(p.batch * oh * ow * p.out_channels, 5);
     let threads = rayon::current_num_threads();
     let (wu, reps) = o.reps(p.flops());
-    let case_name = "conv2d_3x3_32to64_b128_32x32";
 
     let y_bytes = dy.len() * 4;
     let dx_bytes = x.len() * 4;
