@@ -13,9 +13,9 @@ process (``VmHWM``); on failure the line carries ``"error"`` instead. FLOPs are 
 ``modelbench report`` applies the same analytic counts (keras-bench's ``models.rs``) to every
 framework.
 
-Timing rule (the same as modelbench's): ``warmup`` untimed runs, then up to ``reps`` timed runs,
-stopping early once at least 3 ran and the timed runs took ``max-seconds``; the median is
-reported. Thread counts are the frameworks' defaults (all the machine's cores).
+Timing rule (the same as modelbench's): ``warmup`` untimed runs, more until they took
+``warmup-seconds``, then up to ``reps`` timed runs, stopping early once at least 3 ran and the
+timed runs took ``max-seconds``; the median is reported. Thread counts are the frameworks' defaults (all the machine's cores).
 """
 
 import argparse
@@ -63,10 +63,14 @@ def synthetic_batch(model):
     return x, y
 
 
-def timed(fn, warmup, reps, max_s):
+def timed(fn, args):
     """Sorted wall times in ms of the timed runs of fn (see the module docstring)."""
-    for _ in range(warmup):
+    warm_start = time.perf_counter()
+    done = 0
+    while done < args.warmup or time.perf_counter() - warm_start < args.warmup_seconds:
         fn()
+        done += 1
+    reps, max_s = args.reps, args.max_seconds
     times = []
     start = time.perf_counter()
     for _ in range(max(reps, 1)):
@@ -194,8 +198,8 @@ def run_keras(framework, name, args):
     def predict():
         model.predict_on_batch(x)
 
-    train_t = timed(train, args.warmup, args.reps, args.max_seconds)
-    predict_t = timed(predict, args.warmup, args.reps, args.max_seconds)
+    train_t = timed(train, args)
+    predict_t = timed(predict, args)
     notes = f"jit_compile={getattr(model, 'jit_compile', '?')}"
     return version, threads, train_t, predict_t, state.get("loss"), notes
 
@@ -321,8 +325,8 @@ def run_torch(name, args):
             out = torch.sigmoid(out) if name == "lstm" else torch.softmax(out, dim=-1)
         out.numpy()
 
-    train_t = timed(train, args.warmup, args.reps, args.max_seconds)
-    predict_t = timed(predict, args.warmup, args.reps, args.max_seconds)
+    train_t = timed(train, args)
+    predict_t = timed(predict, args)
     return f"torch {torch.__version__}", torch.get_num_threads(), train_t, predict_t, state.get("loss"), ""
 
 
@@ -331,6 +335,7 @@ def main():
     p.add_argument("--framework", required=True, choices=["tf", "jax", "torch"])
     p.add_argument("--model", required=True, choices=MODELS)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--warmup-seconds", type=float, default=0.0)
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--max-seconds", type=float, default=60.0)
     args = p.parse_args()
@@ -349,6 +354,7 @@ def main():
             "batch": BATCH,
             "threads": threads,
             "warmup": args.warmup,
+            "warmup_seconds": args.warmup_seconds,
             "train_reps": len(train_t),
             "train_ms": med_train,
             "train_min_ms": train_t[0],

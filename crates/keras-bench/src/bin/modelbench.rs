@@ -5,7 +5,7 @@
 //! peers, runs every framework and model in its own process and calls `report`:
 //!
 //! ```text
-//! modelbench run --model NAME [--warmup N] [--reps N] [--max-seconds S]
+//! modelbench run --model NAME [--warmup N] [--warmup-seconds S] [--reps N] [--max-seconds S]
 //!     Times keras-rs on one model (batch 128, synthetic data): train_on_batch and
 //!     predict_on_batch, median of the timed repetitions after warm-up. Prints one
 //!     `MODELBENCH {json}` line, with the peak resident memory of the process.
@@ -272,13 +272,29 @@ fn batch(name: &str) -> Result<(Tensor, Tensor)> {
     }
 }
 
-/// Runs `f` `warmup` times, then up to `reps` times (at least 3, stopping early once the timed
-/// runs took `max_s` seconds); returns the sorted times in milliseconds. `bench/peers.py` uses
-/// the same rule.
-fn timed(warmup: usize, reps: usize, max_s: f64, mut f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
-    for _ in 0..warmup {
+/// How many times to run a step, untimed and timed.
+#[derive(Clone, Copy)]
+struct Reps {
+    /// Untimed runs first, at least this many…
+    warmup: usize,
+    /// …and more until they took this many seconds.
+    warmup_s: f64,
+    /// Timed runs, at most (at least 3)…
+    reps: usize,
+    /// …stopping early once the timed runs took this many seconds.
+    max_s: f64,
+}
+
+/// Runs `f` as `r` says; returns the sorted times of the timed runs in milliseconds.
+/// `bench/peers.py` uses the same rule.
+fn timed(r: Reps, mut f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+    let warm = Instant::now();
+    let mut done = 0;
+    while done < r.warmup || warm.elapsed().as_secs_f64() < r.warmup_s {
         f()?;
+        done += 1;
     }
+    let (reps, max_s) = (r.reps, r.max_s);
     let start = Instant::now();
     let mut t = Vec::new();
     for _ in 0..reps.max(1) {
@@ -302,10 +318,13 @@ fn cmd_run(args: &[String]) -> std::result::Result<(), String> {
             MODELS.map(|m| m.name).join(", ")
         ));
     }
-    let warmup: usize = opt(&o, "warmup", 3)?;
-    let reps: usize = opt(&o, "reps", 20)?;
-    let max_s: f64 = opt(&o, "max-seconds", 60.0)?;
-    let line = match measure(&name, warmup, reps, max_s) {
+    let r = Reps {
+        warmup: opt(&o, "warmup", 3)?,
+        warmup_s: opt(&o, "warmup-seconds", 0.0)?,
+        reps: opt(&o, "reps", 20)?,
+        max_s: opt(&o, "max-seconds", 60.0)?,
+    };
+    let line = match measure(&name, r) {
         Ok(v) => v,
         Err(e) => json!({"framework": "keras-rs", "model": name, "error": e.to_string()}),
     };
@@ -313,16 +332,16 @@ fn cmd_run(args: &[String]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn measure(name: &str, warmup: usize, reps: usize, max_s: f64) -> Result<Value> {
+fn measure(name: &str, r: Reps) -> Result<Value> {
     let (x, y) = batch(name)?;
     let t0 = Instant::now();
     let mut net = build(name)?;
     let mut loss = f64::NAN;
-    let train = timed(warmup, reps, max_s, || {
+    let train = timed(r, || {
         loss = net.train(&x, &y)?;
         Ok(())
     })?;
-    let predict = timed(warmup, reps, max_s, || net.predict(&x).map(drop))?;
+    let predict = timed(r, || net.predict(&x).map(drop))?;
     let med = |t: &[f64]| t[t.len() / 2];
     let threads = rayon::current_num_threads();
     Ok(json!({
@@ -331,7 +350,8 @@ fn measure(name: &str, warmup: usize, reps: usize, max_s: f64) -> Result<Value> 
         "version": format!("keras-rs {}", env!("CARGO_PKG_VERSION")),
         "batch": BATCH,
         "threads": threads,
-        "warmup": warmup,
+        "warmup": r.warmup,
+        "warmup_seconds": r.warmup_s,
         "train_reps": train.len(),
         "train_ms": med(&train),
         "train_min_ms": train[0],
