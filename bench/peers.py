@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The Python peers of keras-rs's model benchmarks (issue 7).
 
-    python bench/peers.py --framework tf|jax|torch --model NAME [--warmup N] [--reps N]
-                          [--max-seconds S]
+    python bench/peers.py --framework tf|jax|torch --model NAME [--warmup N]
+                          [--warmup-seconds S] [--reps N] [--max-seconds S]
 
 Builds one model of the suite in Keras 3 on TensorFlow (``tf``), Keras 3 on JAX (``jax``) or
 PyTorch (``torch``), exactly as ``modelbench run`` builds it in keras-rs, and times it on one
@@ -15,7 +15,8 @@ framework.
 
 Timing rule (the same as modelbench's): ``warmup`` untimed runs, more until they took
 ``warmup-seconds``, then up to ``reps`` timed runs, stopping early once at least 3 ran and the
-timed runs took ``max-seconds``; the median is reported. Thread counts are the frameworks' defaults (all the machine's cores).
+timed runs took ``max-seconds``; the median is reported. Thread counts are the frameworks'
+defaults (all the machine's cores).
 """
 
 import argparse
