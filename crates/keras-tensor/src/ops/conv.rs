@@ -513,11 +513,10 @@ fn conv_forward_bias_unary(
             rhs: bias.shape().to_vec(),
         });
     }
-    let fuses = keras_cpu::unary::grad_fuses(op)
-        && bias.dtype() == x.dtype()
-        && matches!(x.dtype(), DType::F32 | DType::F64);
-    if !fuses {
-        return conv_forward(x, w, p)?.bias_unary(bias, op);
+    // Other activations, half precision and a bias of another dtype: the two ops.
+    let composed = || conv_forward(x, w, p)?.bias_unary(bias, op);
+    if !keras_cpu::unary::grad_fuses(op) {
+        return composed();
     }
     let (sx, sw, sb) = (
         x.storage().cpu().contiguous(x.layout()),
@@ -529,7 +528,7 @@ fn conv_forward_bias_unary(
     let out = match (&*sx, &*sw, &*sb) {
         (F32(x), F32(w), F32(b)) => F32(conv2d_bias_unary(&p, x, w, b, op)?),
         (F64(x), F64(w), F64(b)) => F64(conv2d_bias_unary(&p, x, w, b, op)?),
-        _ => return conv_forward(x, w, p)?.bias_unary(bias, op),
+        _ => return composed(),
     };
     let out = Tensor::from_cpu(out, &conv_shape(&p, true));
     let y = out.detach();
@@ -715,6 +714,25 @@ mod tests {
                 )
             },
         );
+        // Half precision, and a bias of another dtype, take the composed ops.
+        let h = |t: &crate::Tensor| t.cast(keras_backend::DType::F16).unwrap();
+        let (k, b) = (randn(&[3, 2, 3, 2], 6), randn(&[2], 7));
+        for (x, k, b) in [(h(&x), h(&k), h(&b)), (x.clone(), k.clone(), h(&b))] {
+            let fused = x.conv2d_bias_unary(&k, &ConvArgs::new(), &b, Some(Relu)).unwrap();
+            let plain = x
+                .conv2d(&k, &ConvArgs::new())
+                .unwrap()
+                .bias_unary(&b, Some(Relu))
+                .unwrap();
+            assert_eq!(fused.dtype(), plain.dtype());
+            let f64s = |t: &crate::Tensor| {
+                t.cast(keras_backend::DType::F64)
+                    .unwrap()
+                    .to_vec::<f64>()
+                    .unwrap()
+            };
+            assert_eq!(f64s(&fused), f64s(&plain));
+        }
         let e = x
             .conv2d_bias_unary(&randn(&[3, 2, 3, 2], 6), &ConvArgs::new(), &randn(&[3], 7), None)
             .unwrap_err()
