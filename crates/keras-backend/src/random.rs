@@ -15,10 +15,15 @@
 
 use crate::op::RandomDist;
 
-const M0: u64 = 0xD251_1F53;
-const M1: u64 = 0xCD9E_8D57;
-const W0: u32 = 0x9E37_79B9;
-const W1: u32 = 0xBB67_AE85;
+/// Philox-4x32's multiplier of counter word 0 (vector kernels reproduce
+/// [`philox4x32_10`] from these four constants).
+pub const M0: u64 = 0xD251_1F53;
+/// Philox-4x32's multiplier of counter word 2.
+pub const M1: u64 = 0xCD9E_8D57;
+/// The Weyl step added to key word 0 each round.
+pub const W0: u32 = 0x9E37_79B9;
+/// The Weyl step added to key word 1 each round.
+pub const W1: u32 = 0xBB67_AE85;
 
 /// One Philox-4x32 block with 10 rounds.
 #[inline]
@@ -82,14 +87,25 @@ fn std_normal(w: [u32; 4]) -> f64 {
 pub fn sample_block(dist: RandomDist, seed: u64, block: u64) -> [f64; 4] {
     match dist {
         RandomDist::Dropout { rate } => {
-            let keep = 1.0 - rate;
-            // Word w < keep * 2^32 with probability keep (to within 2^-32).
-            let threshold = (keep * 4_294_967_296.0) as u64;
-            let scale = 1.0 / keep;
+            let (threshold, scale) = dropout_threshold(rate);
             bits(seed, block, 0).map(|w| if (w as u64) < threshold { scale } else { 0.0 })
         }
         _ => std::array::from_fn(|j| sample(dist, seed, 4 * block + j as u64)),
     }
+}
+
+/// A dropout mask's rule: a word `w` keeps its element, with value `scale = 1 / (1 - rate)`,
+/// when `w < threshold`; the element is 0 otherwise.
+///
+/// ```
+/// let (threshold, scale) = keras_backend::random::dropout_threshold(0.5);
+/// assert_eq!((threshold, scale), (1 << 31, 2.0));
+/// ```
+#[inline]
+pub fn dropout_threshold(rate: f64) -> (u64, f64) {
+    let keep = 1.0 - rate;
+    // Word w < keep * 2^32 with probability keep (to within 2^-32).
+    ((keep * 4_294_967_296.0) as u64, 1.0 / keep)
 }
 
 /// Element `index` of a tensor drawn from `dist` with `seed`.

@@ -23,6 +23,7 @@ pub mod memory;
 pub mod norm;
 pub mod optim;
 pub mod pool;
+pub mod random;
 pub mod reduce;
 pub mod rnn;
 pub mod simd;

@@ -492,43 +492,6 @@ fn cast_via_f64<T: Element>(v: &[T], dtype: DType) -> CpuStorage {
     }
 }
 
-/// Fills `n` elements of `dtype` from a counter-based distribution: element `i` is
-/// `keras_backend::random::sample(dist, seed, i)`, whatever the thread count.
-pub fn random(dist: keras_backend::op::RandomDist, seed: u64, n: usize, dtype: DType) -> Result<CpuStorage> {
-    if !dtype.is_float() && !matches!(dist, keras_backend::op::RandomDist::Bernoulli { .. }) {
-        return Err(Error::UnsupportedDType {
-            op: "random",
-            dtype,
-            hint: "random values need a float dtype (bernoulli also takes int and bool)",
-        });
-    }
-    // Fill the target dtype directly (one pass, no f64 buffer): element i is sample(i)
-    // converted once.
-    fn fill<T: StorageElement>(dist: keras_backend::op::RandomDist, seed: u64, n: usize) -> CpuStorage {
-        let mut vals = vec![T::default(); n];
-        // Chunks start at multiples of 4: each run of four elements is one `sample_block`.
-        vals.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
-            for (q, xs) in chunk.chunks_mut(4).enumerate() {
-                let block = keras_backend::random::sample_block(dist, seed, (c * 1024 + q) as u64);
-                for (x, &v) in xs.iter_mut().zip(&block) {
-                    *x = T::from_f64(v);
-                }
-            }
-        });
-        T::wrap(vals)
-    }
-    Ok(match dtype {
-        DType::Bool => fill::<bool>(dist, seed, n),
-        DType::U8 => fill::<u8>(dist, seed, n),
-        DType::I32 => fill::<i32>(dist, seed, n),
-        DType::I64 => fill::<i64>(dist, seed, n),
-        DType::F16 => fill::<f16>(dist, seed, n),
-        DType::BF16 => fill::<bf16>(dist, seed, n),
-        DType::F32 => fill::<f32>(dist, seed, n),
-        DType::F64 => fill::<f64>(dist, seed, n),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,22 +535,5 @@ mod tests {
         assert_eq!(p, CpuStorage::I32(vec![9, 9, 9, 1, 2, 9, 3, 4, 9]));
         let c = CpuStorage::concat(&[(&s, &l), (&s, &l)], 1).unwrap();
         assert_eq!(c, CpuStorage::I32(vec![1, 2, 1, 2, 3, 4, 3, 4]));
-    }
-
-    #[test]
-    fn random_stream_does_not_depend_on_threads() {
-        let d = keras_backend::op::RandomDist::Normal {
-            mean: 0.0,
-            stddev: 1.0,
-        };
-        let a = random(d, 5, 10_000, DType::F64).unwrap();
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let b = one.install(|| random(d, 5, 10_000, DType::F64).unwrap());
-        assert_eq!(a, b);
-        let first = random(d, 5, 10, DType::F64).unwrap();
-        assert_eq!(
-            first.as_slice::<f64>().unwrap(),
-            &a.as_slice::<f64>().unwrap()[..10]
-        );
     }
 }

@@ -7,7 +7,7 @@
 //! Measures sgemm (512/1024/2048) with every candidate GEMM library on 1 and 2 threads, NumPy
 //! (OpenBLAS) when `$KERAS_BENCH_PYTHON` (default `python3`) can import numpy, the chosen
 //! `keras_cpu::matmul::gemm`, 3x3 conv2d passes (a reference case and every 3x3 layer of the
-//! model benchmarks' two convnets, `--filter _cnn_conv`), and max pooling.
+//! model benchmarks' two convnets, `--filter _cnn_conv`), max pooling, and dropout (`--filter dropout`).
 //! Prints a table and one `BENCH {json}` line per case (median of the timed repetitions after
 //! warm-up). `--filter` keeps the cases whose `case/impl` name contains the substring.
 
@@ -650,6 +650,39 @@ fn bench_tensor(o: &Opts, out: &mut Out) {
                 min_ms: t.1,
                 gflops: 3.0 * p.flops() / t.0 / 1e6,
                 gbps: 0.0,
+                extra_mib: -1.0,
+            }),
+        }
+    }
+    let name = "dropout_0.25_128x16x16x32_fwd";
+    if o.wants(name, "keras_tensor") {
+        // The CIFAR CNN's first dropout, as training runs it: draw the mask, multiply.
+        let Ok(x) = Tensor::random_normal(&[128, 16, 16, 32], 0.0, 1.0, 6, DType::F32, &cpu) else {
+            println!("{name}: could not build inputs");
+            return;
+        };
+        let mut seed = 0;
+        let (wu, reps) = o.reps(1e6);
+        let mut err = None;
+        let t = time_ms(wu, reps, || {
+            seed += 1;
+            match x.dropout(0.25, None, seed) {
+                Ok(y) => drop(std::hint::black_box(y)),
+                Err(e) => err = Some(e),
+            }
+        });
+        // Traffic: write the mask, read it and x, write y.
+        let bytes = 4.0 * x.shape().iter().product::<usize>() as f64 * 4.0;
+        match err {
+            Some(e) => println!("{name} failed: {e}"),
+            None => out.push(Record {
+                case: name.into(),
+                imp: "keras_tensor".into(),
+                threads,
+                ms: t.0,
+                min_ms: t.1,
+                gflops: 0.0,
+                gbps: bytes / t.0 / 1e6,
                 extra_mib: -1.0,
             }),
         }

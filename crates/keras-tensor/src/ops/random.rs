@@ -23,7 +23,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         device.check_available()?;
         let n = shape.iter().product();
-        let s = keras_cpu::storage::random(dist, seed, n, dtype)?;
+        let s = keras_cpu::random::random(dist, seed, n, dtype)?;
         Ok(Tensor::from_storage(Storage::Cpu(s), shape, *device))
     }
 
