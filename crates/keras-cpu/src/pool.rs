@@ -173,28 +173,37 @@ pub fn pool2d_forward<T: Float>(kind: PoolKind, p: &Pool2dParams, x: &[T]) -> Re
 /// Gradient of pooling with respect to its input: `dx` (`(N, H, W, C)`) from `dy`
 /// (`(N, OH, OW, C)`).
 ///
-/// For [`PoolKind::Max`] each window's gradient goes to its first maximal element
-/// (row-major within the window) of the forward input `x`; for [`PoolKind::Avg`] it is spread
-/// evenly over the window's valid cells and `x` is unused (it may be empty). Returns
-/// [`keras_backend::Error::InvalidArgument`] when the pool size or a stride is zero or a length is wrong.
+/// For [`PoolKind::Max`] each window's gradient goes to its first element (row-major within
+/// the window) of the forward input `x` equal to the window's maximum, read from the forward
+/// output `y`; for [`PoolKind::Avg`] it is spread evenly over the window's valid cells and `x`
+/// and `y` are unused (they may be empty). Returns [`keras_backend::Error::InvalidArgument`]
+/// when the pool size or a stride is zero or a length is wrong.
 ///
 /// ```
 /// use keras_backend::op::{Pool2dParams, PoolKind};
-/// use keras_cpu::pool::pool2d_backward;
+/// use keras_cpu::pool::{pool2d_backward, pool2d_forward};
 /// let p = Pool2dParams {
 ///     batch: 1, in_hw: [2, 2], channels: 1, kernel: [2, 2], stride: [2, 2],
 ///     padding: [(0, 0), (0, 0)],
 /// };
 /// let x = [1.0f64, 7.0, 7.0, 3.0];
-/// assert_eq!(pool2d_backward(PoolKind::Max, &p, &x, &[2.0])?, [0.0, 2.0, 0.0, 0.0]);
-/// assert_eq!(pool2d_backward(PoolKind::Avg, &p, &[], &[2.0])?, [0.5; 4]);
+/// let y = pool2d_forward(PoolKind::Max, &p, &x)?;
+/// assert_eq!(pool2d_backward(PoolKind::Max, &p, &x, &y, &[2.0])?, [0.0, 2.0, 0.0, 0.0]);
+/// assert_eq!(pool2d_backward(PoolKind::Avg, &p, &[], &[], &[2.0])?, [0.5; 4]);
 /// # Ok::<(), keras_backend::Error>(())
 /// ```
-pub fn pool2d_backward<T: Float>(kind: PoolKind, p: &Pool2dParams, x: &[T], dy: &[T]) -> Result<Vec<T>> {
+pub fn pool2d_backward<T: Float>(
+    kind: PoolKind,
+    p: &Pool2dParams,
+    x: &[T],
+    y: &[T],
+    dy: &[T],
+) -> Result<Vec<T>> {
     const OP: &str = "pool2d_backward";
     let g = Geom::new(OP, p)?;
     if kind == PoolKind::Max {
         g.check_len(OP, "input", x.len(), g.x_len)?;
+        g.check_len(OP, "output", y.len(), g.y_len)?;
     }
     g.check_len(OP, "output gradient", dy.len(), g.y_len)?;
     if g.x_len == 0 || g.y_len == 0 {
@@ -205,7 +214,7 @@ pub fn pool2d_backward<T: Float>(kind: PoolKind, p: &Pool2dParams, x: &[T], dy: 
     // Each image's gradient is zeroed by the thread that accumulates it, just before.
     let dx = par_filled(g.x_len, img, |offset, dx_img| {
         let n = offset / img;
-        let (mut best, mut rem) = (vec![T::zero(); c], vec![T::zero(); c]);
+        let mut rem = vec![T::zero(); c];
         for oy in 0..g.oh {
             let (y0, y1) = g.rows(oy);
             for ox in 0..g.ow {
@@ -214,33 +223,20 @@ pub fn pool2d_backward<T: Float>(kind: PoolKind, p: &Pool2dParams, x: &[T], dy: 
                 if count == 0 {
                     continue;
                 }
-                let grad = &dy[((n * g.oh + oy) * g.ow + ox) * c..][..c];
+                let at = ((n * g.oh + oy) * g.ow + ox) * c;
+                let grad = &dy[at..][..c];
                 match kind {
                     PoolKind::Max => {
-                        // Pass 1: the window's maximum per channel. Pass 2: hand each
-                        // channel's gradient to the first cell equal to it. Both passes
-                        // are branch-free selects over contiguous channels.
-                        let mut first = true;
-                        for iy in y0..y1 {
-                            for ix in x0..x1 {
-                                let cell = &x[n * img + (iy * g.w + ix) * c..][..c];
-                                if first {
-                                    best.copy_from_slice(cell);
-                                    first = false;
-                                    continue;
-                                }
-                                for (b, &v) in best.iter_mut().zip(cell) {
-                                    *b = if better(v, *b) { v } else { *b };
-                                }
-                            }
-                        }
+                        // Hand each channel's gradient to the first cell equal to the
+                        // window's maximum: a branch-free select over contiguous channels.
+                        let best = &y[at..][..c];
                         rem.copy_from_slice(grad);
                         for iy in y0..y1 {
                             for ix in x0..x1 {
                                 let off = (iy * g.w + ix) * c;
                                 let cell = &x[n * img + off..][..c];
                                 let out = &mut dx_img[off..off + c];
-                                let (rem, best) = (&mut rem[..c], &best[..c]);
+                                let rem = &mut rem[..c];
                                 for i in 0..c {
                                     let (v, b) = (cell[i], best[i]);
                                     let hit = (v == b) | (v.is_nan() & b.is_nan());
@@ -363,8 +359,12 @@ mod tests {
                             let dy = data(n * oh * ow * c, 2);
                             let [ry, rdx] = reference(kind, &p, &x, &dy);
                             let y = pool2d_forward(kind, &p, &x).expect("forward");
-                            let xa: &[f64] = if kind == PoolKind::Avg { &[] } else { &x };
-                            let dx = pool2d_backward(kind, &p, xa, &dy).expect("backward");
+                            let (xa, ya): (&[f64], &[f64]) = if kind == PoolKind::Avg {
+                                (&[], &[])
+                            } else {
+                                (&x, &y)
+                            };
+                            let dx = pool2d_backward(kind, &p, xa, ya, &dy).expect("backward");
                             assert!(close(&y, &ry), "{kind:?} forward {p:?}");
                             assert!(close(&dx, &rdx), "{kind:?} backward {p:?}");
                             let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
@@ -389,12 +389,10 @@ mod tests {
             padding: [(1, 0), (0, 0)],
         };
         let x = [-3.0f64, -4.0];
+        let y = pool2d_forward(PoolKind::Max, &p, &x).expect("fwd");
+        assert_eq!(y, [0.0, 0.0, -3.0, -4.0]);
         assert_eq!(
-            pool2d_forward(PoolKind::Max, &p, &x).expect("fwd"),
-            [0.0, 0.0, -3.0, -4.0]
-        );
-        assert_eq!(
-            pool2d_backward(PoolKind::Max, &p, &x, &[1.0, 1.0, 2.0, 3.0]).expect("bwd"),
+            pool2d_backward(PoolKind::Max, &p, &x, &y, &[1.0, 1.0, 2.0, 3.0]).expect("bwd"),
             [2.0, 3.0]
         );
         // NaN propagates through max and takes the gradient.
@@ -406,14 +404,15 @@ mod tests {
             padding: [(0, 0), (0, 0)],
             ..p
         };
-        let y = pool2d_forward(PoolKind::Max, &q, &[1.0f32, f32::NAN]).expect("fwd");
-        assert!(y[0].is_nan());
-        let dx = pool2d_backward(PoolKind::Max, &q, &[1.0f32, f32::NAN], &[1.0]).expect("bwd");
+        let yq = pool2d_forward(PoolKind::Max, &q, &[1.0f32, f32::NAN]).expect("fwd");
+        assert!(yq[0].is_nan());
+        let dx = pool2d_backward(PoolKind::Max, &q, &[1.0f32, f32::NAN], &yq, &[1.0]).expect("bwd");
         assert_eq!(dx, [0.0, 1.0]);
         // Invalid arguments.
         assert!(pool2d_forward(PoolKind::Max, &p, &x[..1]).is_err());
-        assert!(pool2d_backward(PoolKind::Max, &p, &[], &[0.0; 4]).is_err());
-        assert!(pool2d_backward(PoolKind::Avg, &p, &[], &[0.0; 3]).is_err());
+        assert!(pool2d_backward(PoolKind::Max, &p, &[], &y, &[0.0; 4]).is_err());
+        assert!(pool2d_backward(PoolKind::Max, &p, &x, &y[..3], &[0.0; 4]).is_err());
+        assert!(pool2d_backward(PoolKind::Avg, &p, &[], &[], &[0.0; 3]).is_err());
         assert!(pool2d_forward(PoolKind::Avg, &Pool2dParams { kernel: [0, 1], ..p }, &x).is_err());
         assert!(pool2d_forward(PoolKind::Avg, &Pool2dParams { stride: [1, 0], ..p }, &x).is_err());
     }

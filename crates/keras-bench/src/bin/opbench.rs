@@ -548,25 +548,20 @@ fn bench_pool(o: &Opts, out: &mut Out) {
     let x = fill(p.batch * p.in_hw[0] * p.in_hw[1] * p.channels, 6);
     let dy = fill(p.batch * oh * ow * p.channels, 7);
     let threads = rayon::current_num_threads();
+    let Ok(y) = pool2d_forward(PoolKind::Max, &p, &x) else {
+        println!("pooling: could not build inputs");
+        return;
+    };
     let (wu, reps) = o.reps(1e9);
     let (xb, yb) = ((x.len() * 4) as f64, (dy.len() * 4) as f64);
     for (kind, kname) in [(PoolKind::Max, "maxpool"), (PoolKind::Avg, "avgpool")] {
-        // Compulsory traffic: forward reads x, writes y; backward reads x (max only) and dy,
-        // writes dx.
+        // Compulsory traffic: forward reads x, writes y; backward reads x and y (max only)
+        // and dy, writes dx.
+        let max_reads = if kind == PoolKind::Max { xb + yb } else { 0.0 };
         for (suffix, bytes, fwd, bwd) in [
             ("_fwd", xb + yb, true, false),
-            (
-                "_bwd",
-                yb + xb + if kind == PoolKind::Max { xb } else { 0.0 },
-                false,
-                true,
-            ),
-            (
-                "_fwd_bwd",
-                2.0 * xb + 2.0 * yb + if kind == PoolKind::Max { xb } else { 0.0 },
-                true,
-                true,
-            ),
+            ("_bwd", yb + xb + max_reads, false, true),
+            ("_fwd_bwd", 2.0 * xb + 2.0 * yb + max_reads, true, true),
         ] {
             let name = format!("{kname}2x2_s2_b128_32x32x64{suffix}");
             if !o.wants(&name, "keras_cpu") {
@@ -579,7 +574,7 @@ fn bench_pool(o: &Opts, out: &mut Out) {
                         std::hint::black_box(pool2d_forward(kind, &p, &x)?);
                     }
                     if bwd {
-                        std::hint::black_box(pool2d_backward(kind, &p, &x, &dy)?);
+                        std::hint::black_box(pool2d_backward(kind, &p, &x, &y, &dy)?);
                     }
                     Ok(())
                 })();

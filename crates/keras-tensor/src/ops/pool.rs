@@ -102,46 +102,78 @@ fn pool_params(op: &'static str, x: &Tensor, args: &PoolArgs, nd: usize) -> Resu
     Ok(p)
 }
 
-fn run_pool(kind: PoolKind, p: Pool2dParams, x: &Tensor, dy: Option<&Tensor>) -> Result<CpuStorage> {
-    let xs = x.storage().cpu().contiguous(x.layout());
-    macro_rules! go {
-        ($t:ty, $variant:ident, $xv:expr) => {{
-            match dy {
-                None => CpuStorage::$variant(keras_cpu::pool::pool2d_forward::<$t>(kind, &p, $xv)?),
-                Some(dy) => {
-                    let dy = dy.cast(<$t as keras_backend::Element>::DTYPE)?.to_vec::<$t>()?;
-                    CpuStorage::$variant(keras_cpu::pool::pool2d_backward::<$t>(kind, &p, $xv, &dy)?)
-                }
-            }
-        }};
-    }
-    Ok(match &*xs {
-        CpuStorage::F32(v) => go!(f32, F32, v),
-        CpuStorage::F64(v) => go!(f64, F64, v),
-        _ => {
-            let wide = x.cast(DType::F32)?.to_vec::<f32>()?;
-            let r = go!(f32, F32, &wide);
-            r.cast(&keras_backend::Layout::contiguous(&[r.len()]), x.dtype())
+/// The forward pass, or with `back = Some((y, dy))` (the forward output and its gradient) the
+/// backward pass. Half precision runs widened to `f32`.
+fn run_pool(
+    kind: PoolKind,
+    p: Pool2dParams,
+    x: &Tensor,
+    back: Option<(&Tensor, &Tensor)>,
+) -> Result<CpuStorage> {
+    use keras_cpu::pool::{pool2d_backward, pool2d_forward};
+    let wide = if matches!(x.dtype(), DType::F32 | DType::F64) {
+        x.dtype()
+    } else {
+        DType::F32
+    };
+    // Contiguous storages of `wide`; no copy for a contiguous tensor already of that dtype.
+    let cast = |t: &Tensor| -> Result<Tensor> {
+        if t.dtype() == wide {
+            Ok(t.clone())
+        } else {
+            t.cast(wide)
         }
+    };
+    // The storages of tensors of dtype `wide` (never reached).
+    let not_wide = || Error::DTypeMismatch {
+        op: "pool2d",
+        lhs: x.dtype(),
+        rhs: wide,
+    };
+    let xw = cast(x)?;
+    let xs = xw.storage().cpu().contiguous(xw.layout());
+    let out = match back {
+        None => match &*xs {
+            CpuStorage::F32(v) => CpuStorage::F32(pool2d_forward(kind, &p, v)?),
+            CpuStorage::F64(v) => CpuStorage::F64(pool2d_forward(kind, &p, v)?),
+            _ => return Err(not_wide()),
+        },
+        Some((y, dy)) => {
+            let (yw, dyw) = (cast(y)?, cast(dy)?);
+            let ys = yw.storage().cpu().contiguous(yw.layout());
+            let dys = dyw.storage().cpu().contiguous(dyw.layout());
+            match (&*xs, &*ys, &*dys) {
+                (CpuStorage::F32(x), CpuStorage::F32(y), CpuStorage::F32(dy)) => {
+                    CpuStorage::F32(pool2d_backward(kind, &p, x, y, dy)?)
+                }
+                (CpuStorage::F64(x), CpuStorage::F64(y), CpuStorage::F64(dy)) => {
+                    CpuStorage::F64(pool2d_backward(kind, &p, x, y, dy)?)
+                }
+                _ => return Err(not_wide()),
+            }
+        }
+    };
+    Ok(if wide == x.dtype() {
+        out
+    } else {
+        out.cast(&keras_backend::Layout::contiguous(&[out.len()]), x.dtype())
     })
 }
 
 fn pool(kind: PoolKind, x: &Tensor, p: Pool2dParams) -> Result<Tensor> {
     let [oh, ow] = p.out_hw();
-    let out = run_pool(kind, p, x, None)?;
-    let xs = x.clone();
+    let out = Tensor::from_cpu(run_pool(kind, p, x, None)?, &[p.batch, oh, ow, p.channels]);
+    let (xs, y) = (x.clone(), out.detach());
     let name = if kind == PoolKind::Max {
         "max_pool"
     } else {
         "avg_pool"
     };
-    Ok(
-        Tensor::from_cpu(out, &[p.batch, oh, ow, p.channels]).record(name, &[x], move |g| {
-            let dx = run_pool(kind, p, &xs, Some(g))?;
-            let dx = Tensor::from_cpu(dx, &[p.batch, p.in_hw[0], p.in_hw[1], p.channels]);
-            Ok(vec![Some(dx.cast(g.dtype())?)])
-        }),
-    )
+    Ok(out.record(name, &[x], move |g| {
+        let dx = run_pool(kind, p, &xs, Some((&y, g)))?;
+        let dx = Tensor::from_cpu(dx, &[p.batch, p.in_hw[0], p.in_hw[1], p.channels]);
+        Ok(vec![Some(dx.cast(g.dtype())?)])
+    }))
 }
 
 impl Tensor {
@@ -207,5 +239,40 @@ mod tests {
         check_grad("max_pool2d_permuted", &[&x], |t| {
             t[0].permute(&[0, 2, 1, 3])?.max_pool2d(&PoolArgs::new(2))
         });
+    }
+
+    /// Half precision runs widened: values and gradients are the float32 ones, rounded, also
+    /// when the upstream gradient has another dtype than the input.
+    #[test]
+    fn half_precision_pools_like_float32() {
+        use crate::DType;
+        let x32 = randn(&[2, 6, 5, 3], 4).cast(DType::F32).unwrap();
+        let w = randn(&[2, 3, 3, 3], 5).cast(DType::F32).unwrap();
+        let args = PoolArgs::new(2).padding(Padding::Same);
+        let run = |x: &crate::Tensor| {
+            let v = x.variable();
+            let y = v.max_pool2d(&args).unwrap();
+            let loss = y.cast(DType::F32).unwrap().mul(&w).unwrap().sum_all().unwrap();
+            let grads = loss.backward().unwrap();
+            let dx = grads.get(&v).unwrap().cast(DType::F32).unwrap();
+            (y.cast(DType::F32).unwrap(), dx)
+        };
+        for dtype in [DType::F16, DType::BF16] {
+            // Inputs exact in the half type, so the float32 run sees the same numbers.
+            let xh = x32.cast(dtype).unwrap();
+            let (y, dx) = run(&xh);
+            let (y32, dx32) = run(&xh.cast(DType::F32).unwrap());
+            assert_eq!(
+                y.to_vec::<f32>().unwrap(),
+                y32.to_vec::<f32>().unwrap(),
+                "{dtype:?}"
+            );
+            let rounded = dx32.cast(dtype).unwrap().cast(DType::F32).unwrap();
+            assert_eq!(
+                dx.to_vec::<f32>().unwrap(),
+                rounded.to_vec::<f32>().unwrap(),
+                "{dtype:?}"
+            );
+        }
     }
 }
