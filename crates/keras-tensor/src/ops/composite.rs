@@ -240,11 +240,14 @@ impl Tensor {
         if let Some(g) = gamma {
             scale = scale.mul(g)?;
         }
-        // x * scale + (beta - mean * scale): the statistics are per channel, so only two
-        // passes touch the full-size tensor.
+        // x * scale + (beta - mean * scale): the statistics are per channel, so only the
+        // last step touches the full-size tensor, in one pass for channels-last statistics.
         let mut shift = mean.mul(&scale)?.neg()?;
         if let Some(b) = beta {
             shift = shift.add(b)?;
+        }
+        if let Some(y) = super::norm::channel_affine(self, &scale, &shift)? {
+            return Ok(y);
         }
         self.mul(&scale)?.add(&shift)
     }

@@ -2,6 +2,7 @@
 //! the `keras_cpu::norm` kernels, instead of the composite of moments and elementwise ops,
 //! which costs a dozen passes over the activations of a training step.
 
+use crate::autodiff::grad_if;
 use crate::Tensor;
 use keras_backend::{DType, Error, Result};
 use keras_cpu::{Float, StorageElement};
@@ -139,6 +140,51 @@ fn fused<T: Float + StorageElement>(
     Ok((y, mean_out, var_out))
 }
 
+/// `x * scale + shift` in one pass when `scale` and `shift` are per-channel vectors along
+/// the last axis (shape `[c]` or `[1, …, 1, c]`) of `x`'s float32 or float64 dtype, as
+/// batch normalization in inference mode applies them; `None` otherwise (the caller then
+/// composes the broadcast ops, which take two passes). The gradients are tensor ops, so
+/// they are differentiable again.
+pub(crate) fn channel_affine(x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Option<Tensor>> {
+    let Some(&c) = x.shape().last() else {
+        return Ok(None);
+    };
+    let per_channel = |t: &Tensor| {
+        t.dtype() == x.dtype()
+            && t.rank() <= x.rank()
+            && t.shape().last() == Some(&c)
+            && t.shape().iter().rev().skip(1).all(|&d| d == 1)
+    };
+    if c == 0 || !per_channel(scale) || !per_channel(shift) {
+        return Ok(None);
+    }
+    fn apply<T: Float + StorageElement>(
+        x: &Tensor,
+        scale: &Tensor,
+        shift: &Tensor,
+        c: usize,
+    ) -> Result<Tensor> {
+        const OP: &str = "batch_norm_inference";
+        let a = with_values(OP, scale, <[T]>::to_vec)?;
+        let b = with_values(OP, shift, <[T]>::to_vec)?;
+        let y = with_values(OP, x, |xv: &[T]| keras_cpu::norm::batch_norm_apply(xv, c, &a, &b))?;
+        Ok(Tensor::from_cpu(T::wrap(y), x.shape()))
+    }
+    let out = match x.dtype() {
+        DType::F32 => apply::<f32>(x, scale, shift, c)?,
+        DType::F64 => apply::<f64>(x, scale, shift, c)?,
+        _ => return Ok(None),
+    };
+    let (xk, ak, bk) = (x.clone(), scale.clone(), shift.clone());
+    Ok(Some(out.record("channel_affine", &[x, scale, shift], move |g| {
+        Ok(vec![
+            grad_if(xk.is_tracked(), || g.mul(&ak))?,
+            grad_if(ak.is_tracked(), || g.mul(&xk)?.sum_to(ak.shape()))?,
+            grad_if(bk.is_tracked(), || g.sum_to(bk.shape()))?,
+        ])
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::testing::{assert_close, check_grad, randn};
@@ -172,5 +218,36 @@ mod tests {
         for (a, b) in [(y, y2), (m, m2), (v, v2)] {
             assert_close("fused vs composite", &a, &b, 0.0, 1e-5);
         }
+    }
+
+    /// Inference mode's one-pass affine gives the broadcast ops' bits, and its gradients
+    /// (also through the statistics and the affine weights) pass float64 finite differences.
+    #[test]
+    fn inference_is_one_pass_with_the_composite_values_and_gradients() {
+        use keras_backend::DType;
+        let x = randn(&[3, 4, 5], 10);
+        let (m, v) = (randn(&[5], 11), randn(&[5], 12).abs().unwrap());
+        let (g, b) = (randn(&[1, 1, 5], 13), randn(&[5], 14));
+        let composite = |t: &[crate::Tensor]| {
+            let scale = t[2].add_scalar(1e-3)?.rsqrt()?.mul(&t[3])?;
+            let shift = t[1].mul(&scale)?.neg()?.add(&t[4])?;
+            t[0].mul(&scale)?.add(&shift)
+        };
+        for dt in [DType::F32, DType::F64] {
+            let t: Vec<_> = [&x, &m, &v, &g, &b].map(|t| t.cast(dt).unwrap()).into();
+            let fused = t[0]
+                .batch_norm_inference(&t[1], &t[2], Some(&t[3]), Some(&t[4]), 1e-3)
+                .unwrap();
+            let reference = composite(&t).unwrap();
+            assert_close("one pass vs composite", &fused, &reference, 0.0, 0.0);
+        }
+        check_grad("batch_norm_inference", &[&x, &m, &v, &g, &b], |t| {
+            t[0].batch_norm_inference(&t[1], &t[2], Some(&t[3]), Some(&t[4]), 1e-3)
+        });
+        // Statistics along an axis other than the last take the composite path.
+        let m1 = randn(&[1, 4, 1], 15);
+        check_grad("batch_norm_inference_axis1", &[&x, &m1], |t| {
+            t[0].batch_norm_inference(&t[1], &t[1].abs()?, None, None, 1e-3)
+        });
     }
 }
