@@ -7,7 +7,8 @@
 //! Measures sgemm (512/1024/2048) with every candidate GEMM library on 1 and 2 threads, NumPy
 //! (OpenBLAS) when `$KERAS_BENCH_PYTHON` (default `python3`) can import numpy, the chosen
 //! `keras_cpu::matmul::gemm`, 3x3 conv2d passes (a reference case and every 3x3 layer of the
-//! model benchmarks' two convnets, `--filter _cnn_conv`), max pooling, and dropout (`--filter dropout`).
+//! model benchmarks' two convnets, `--filter _cnn_conv`), max pooling, and dropout
+//! (`--filter dropout`).
 //! Prints a table and one `BENCH {json}` line per case (median of the timed repetitions after
 //! warm-up). `--filter` keeps the cases whose `case/impl` name contains the substring.
 
@@ -600,12 +601,35 @@ fn bench_pool(o: &Opts, out: &mut Out) {
     }
 }
 
+/// Records a `bench_tensor` case timed at `t` (median, min ms), or prints its error.
+fn push_tensor_case(
+    out: &mut Out,
+    name: &str,
+    err: Option<keras_tensor::Error>,
+    t: (f64, f64),
+    gflops: f64,
+    gbps: f64,
+) {
+    match err {
+        Some(e) => println!("{name} failed: {e}"),
+        None => out.push(Record {
+            case: name.into(),
+            imp: "keras_tensor".into(),
+            threads: rayon::current_num_threads(),
+            ms: t.0,
+            min_ms: t.1,
+            gflops,
+            gbps,
+            extra_mib: -1.0,
+        }),
+    }
+}
+
 /// Ops through the public `Tensor` API with autodiff, as a training step runs them: the conv
-/// case forward + backward (dX and dW from one `backward()`), and sparse softmax
-/// cross-entropy over (128, 1000) logits, forward + backward.
+/// case forward + backward (dX and dW from one `backward()`), dropout's forward (mask and
+/// product), and sparse softmax cross-entropy over (128, 1000) logits, forward + backward.
 fn bench_tensor(o: &Opts, out: &mut Out) {
     use keras_tensor::{sparse_categorical_crossentropy, ConvArgs, DType, Device, Padding, Tensor};
-    let threads = rayon::current_num_threads();
     let cpu = Device::Cpu;
     let p = conv_case();
     let name = "conv2d_3x3_32to64_b128_32x32_tensor_fwd_bwd";
@@ -635,19 +659,7 @@ fn bench_tensor(o: &Opts, out: &mut Out) {
                 err = Some(e);
             }
         });
-        match err {
-            Some(e) => println!("{name} failed: {e}"),
-            None => out.push(Record {
-                case: name.into(),
-                imp: "keras_tensor".into(),
-                threads,
-                ms: t.0,
-                min_ms: t.1,
-                gflops: 3.0 * p.flops() / t.0 / 1e6,
-                gbps: 0.0,
-                extra_mib: -1.0,
-            }),
-        }
+        push_tensor_case(out, name, err, t, 3.0 * p.flops() / t.0 / 1e6, 0.0);
     }
     let name = "dropout_0.25_128x16x16x32_fwd";
     if o.wants(name, "keras_tensor") {
@@ -668,19 +680,7 @@ fn bench_tensor(o: &Opts, out: &mut Out) {
         });
         // Traffic: write the mask, read it and x, write y.
         let bytes = 4.0 * x.shape().iter().product::<usize>() as f64 * 4.0;
-        match err {
-            Some(e) => println!("{name} failed: {e}"),
-            None => out.push(Record {
-                case: name.into(),
-                imp: "keras_tensor".into(),
-                threads,
-                ms: t.0,
-                min_ms: t.1,
-                gflops: 0.0,
-                gbps: bytes / t.0 / 1e6,
-                extra_mib: -1.0,
-            }),
-        }
+        push_tensor_case(out, name, err, t, 0.0, bytes / t.0 / 1e6);
     }
     let name = "softmax_ce_128x1000_fwd_bwd";
     if o.wants(name, "keras_tensor") {
@@ -707,19 +707,7 @@ fn bench_tensor(o: &Opts, out: &mut Out) {
         });
         // Compulsory traffic: read the logits, write their gradient.
         let bytes = 2.0 * 128.0 * 1000.0 * 4.0;
-        match err {
-            Some(e) => println!("{name} failed: {e}"),
-            None => out.push(Record {
-                case: name.into(),
-                imp: "keras_tensor".into(),
-                threads,
-                ms: t.0,
-                min_ms: t.1,
-                gflops: 0.0,
-                gbps: bytes / t.0 / 1e6,
-                extra_mib: -1.0,
-            }),
-        }
+        push_tensor_case(out, name, err, t, 0.0, bytes / t.0 / 1e6);
     }
 }
 
