@@ -186,9 +186,7 @@ impl Tensor {
     /// When ranks or channel counts disagree (the error names both shapes), arguments are
     /// invalid, or the dtype is not a float.
     pub fn conv2d(&self, kernel: &Tensor, args: &ConvArgs) -> Result<Tensor> {
-        let p = conv_params("conv2d", self, kernel, args, 2)?;
-        let (x, w) = promote("conv2d", self, kernel)?;
-        conv_forward(&x, &w, p)
+        conv_nd(self, kernel, args, 2, conv_forward)
     }
 
     /// `op(self.conv2d(kernel, args) + bias)`: the convolution with a layer's tail, the bias
@@ -216,9 +214,9 @@ impl Tensor {
         bias: &Tensor,
         op: Option<UnaryOp>,
     ) -> Result<Tensor> {
-        let p = conv_params("conv2d", self, kernel, args, 2)?;
-        let (x, w) = promote("conv2d", self, kernel)?;
-        conv_forward_bias_unary(&x, &w, p, bias, op)
+        conv_nd(self, kernel, args, 2, |x, w, p| {
+            conv_forward_bias_unary(x, w, p, bias, op)
+        })
     }
 
     /// [`Tensor::conv2d_bias_unary`] for [`Tensor::conv1d`].
@@ -232,10 +230,9 @@ impl Tensor {
         bias: &Tensor,
         op: Option<UnaryOp>,
     ) -> Result<Tensor> {
-        let p = conv_params("conv1d", self, kernel, args, 1)?;
-        let (x, w) = promote("conv1d", self, kernel)?;
-        let (x4, w4) = (x.expand_dims(1)?, w.expand_dims(0)?);
-        conv_forward_bias_unary(&x4, &w4, p, bias, op)?.squeeze(&[1])
+        conv_nd(self, kernel, args, 1, |x, w, p| {
+            conv_forward_bias_unary(x, w, p, bias, op)
+        })
     }
 
     /// 1-D convolution: input `(N, W, C_in)`, kernel `(KW, C_in / groups, C_out)`, output
@@ -244,10 +241,7 @@ impl Tensor {
     /// # Errors
     /// As [`Tensor::conv2d`].
     pub fn conv1d(&self, kernel: &Tensor, args: &ConvArgs) -> Result<Tensor> {
-        let p = conv_params("conv1d", self, kernel, args, 1)?;
-        let (x, w) = promote("conv1d", self, kernel)?;
-        let (x4, w4) = (x.expand_dims(1)?, w.expand_dims(0)?);
-        conv_forward(&x4, &w4, p)?.squeeze(&[1])
+        conv_nd(self, kernel, args, 1, conv_forward)
     }
 
     /// Transposed 2-D convolution (Keras `Conv2DTranspose`): input `(N, H, W, C_in)`,
@@ -493,6 +487,26 @@ fn conv_forward(x: &Tensor, w: &Tensor, p: Conv2dParams) -> Result<Tensor> {
             ])
         }),
     )
+}
+
+/// A 1-D (`nd = 1`) or 2-D convolution of `x` with `kernel` by `forward` (the plain forward
+/// pass or the one with the layer's tail): parameters checked, dtypes promoted, and 1-D
+/// tensors run as images one row high.
+fn conv_nd(
+    x: &Tensor,
+    kernel: &Tensor,
+    args: &ConvArgs,
+    nd: usize,
+    forward: impl FnOnce(&Tensor, &Tensor, Conv2dParams) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let op = if nd == 1 { "conv1d" } else { "conv2d" };
+    let p = conv_params(op, x, kernel, args, nd)?;
+    let (x, w) = promote(op, x, kernel)?;
+    if nd == 1 {
+        forward(&x.expand_dims(1)?, &w.expand_dims(0)?, p)?.squeeze(&[1])
+    } else {
+        forward(&x, &w, p)
+    }
 }
 
 /// `y = op(conv(x, w) + bias)` as one op: the tail is applied to each tile of the output by

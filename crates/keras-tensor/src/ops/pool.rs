@@ -4,7 +4,9 @@ use crate::ops::conv::{ConvArgs, Padding};
 use crate::Tensor;
 use keras_backend::op::{Pool2dParams, PoolKind};
 use keras_backend::{DType, Error, Result};
-use keras_cpu::CpuStorage;
+use keras_cpu::{CpuStorage, Float, StorageElement};
+
+use super::with_values;
 
 /// Window size, strides (default: the window size, as in Keras) and padding of a pooling.
 ///
@@ -111,53 +113,30 @@ fn run_pool(
     back: Option<(&Tensor, &Tensor)>,
 ) -> Result<CpuStorage> {
     use keras_cpu::pool::{pool2d_backward, pool2d_forward};
-    let wide = if matches!(x.dtype(), DType::F32 | DType::F64) {
-        x.dtype()
-    } else {
-        DType::F32
-    };
-    // Contiguous storages of `wide`; no copy for a contiguous tensor already of that dtype.
-    let cast = |t: &Tensor| -> Result<Tensor> {
-        if t.dtype() == wide {
-            Ok(t.clone())
-        } else {
-            t.cast(wide)
+    // Every operand as contiguous values of `T` (no copy when it already is).
+    fn go<T: Float + StorageElement>(
+        kind: PoolKind,
+        p: Pool2dParams,
+        x: &Tensor,
+        back: Option<(&Tensor, &Tensor)>,
+    ) -> Result<CpuStorage> {
+        const OP: &str = "pool2d";
+        let out = with_values(OP, x, |x: &[T]| match back {
+            None => pool2d_forward(kind, &p, x),
+            Some((y, dy)) => with_values(OP, y, |y: &[T]| {
+                with_values(OP, dy, |dy: &[T]| pool2d_backward(kind, &p, x, y, dy))
+            })??,
+        })??;
+        Ok(T::wrap(out))
+    }
+    match x.dtype() {
+        DType::F64 => go::<f64>(kind, p, x, back),
+        DType::F32 => go::<f32>(kind, p, x, back),
+        dt => {
+            let out = go::<f32>(kind, p, x, back)?;
+            Ok(out.cast(&keras_backend::Layout::contiguous(&[out.len()]), dt))
         }
-    };
-    // The storages of tensors of dtype `wide` (never reached).
-    let not_wide = || Error::DTypeMismatch {
-        op: "pool2d",
-        lhs: x.dtype(),
-        rhs: wide,
-    };
-    let xw = cast(x)?;
-    let xs = xw.storage().cpu().contiguous(xw.layout());
-    let out = match back {
-        None => match &*xs {
-            CpuStorage::F32(v) => CpuStorage::F32(pool2d_forward(kind, &p, v)?),
-            CpuStorage::F64(v) => CpuStorage::F64(pool2d_forward(kind, &p, v)?),
-            _ => return Err(not_wide()),
-        },
-        Some((y, dy)) => {
-            let (yw, dyw) = (cast(y)?, cast(dy)?);
-            let ys = yw.storage().cpu().contiguous(yw.layout());
-            let dys = dyw.storage().cpu().contiguous(dyw.layout());
-            match (&*xs, &*ys, &*dys) {
-                (CpuStorage::F32(x), CpuStorage::F32(y), CpuStorage::F32(dy)) => {
-                    CpuStorage::F32(pool2d_backward(kind, &p, x, y, dy)?)
-                }
-                (CpuStorage::F64(x), CpuStorage::F64(y), CpuStorage::F64(dy)) => {
-                    CpuStorage::F64(pool2d_backward(kind, &p, x, y, dy)?)
-                }
-                _ => return Err(not_wide()),
-            }
-        }
-    };
-    Ok(if wide == x.dtype() {
-        out
-    } else {
-        out.cast(&keras_backend::Layout::contiguous(&[out.len()]), x.dtype())
-    })
+    }
 }
 
 fn pool(kind: PoolKind, x: &Tensor, p: Pool2dParams) -> Result<Tensor> {
