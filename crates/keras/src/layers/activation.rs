@@ -1,8 +1,8 @@
 //! `Activation`: applies a named activation function.
 
-use super::{base_config, config_name, field, unique_name, Layer, Shape};
+use super::{base_config, config_name, field, unique_name, Epilogue, Layer, Shape};
 use crate::activations::Activation as Act;
-use keras_tensor::{Result, Tensor};
+use keras_tensor::{DType, Result, Tensor};
 use serde_json::{json, Value};
 
 /// Applies an activation function, as `keras.layers.Activation`.
@@ -61,6 +61,10 @@ impl Layer for Activation {
     }
     fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
         self.activation.apply(x)
+    }
+    fn inference_epilogue(&self, dtype: DType) -> Result<Option<Epilogue>> {
+        let op = super::fused_activation(self.activation).filter(|_| dtype.is_float());
+        Ok(op.map(Epilogue::activation))
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);

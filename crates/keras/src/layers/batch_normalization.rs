@@ -2,7 +2,7 @@
 //! averages in inference.
 
 use super::{
-    base_config, config_name, field, fmt_shape, shape_error, unique_name, Layer, Shape, WeightRules,
+    base_config, config_name, field, fmt_shape, shape_error, unique_name, Epilogue, Layer, Shape, WeightRules,
 };
 use crate::constraints::Constraint;
 use crate::initializers::Initializer;
@@ -408,6 +408,26 @@ impl Layer for BatchNormalization {
             beta.as_ref(),
             self.epsilon,
         )
+    }
+    fn inference_epilogue(&self, dtype: DType) -> Result<Option<Epilogue>> {
+        let (Some(mm), Some(mv), Some(built)) = (&self.moving_mean, &self.moving_variance, &self.input_shape)
+        else {
+            return Ok(None);
+        };
+        // Channels-last statistics on an input that `call` would not cast.
+        if !matches!(dtype, DType::F32 | DType::F64) || self.channel_axis(built)? + 1 != built.len() {
+            return Ok(None);
+        }
+        // The scale and shift of `Tensor::batch_norm_inference`, from the moving statistics.
+        let mut scale = mv.value().cast(dtype)?.add_scalar(self.epsilon)?.rsqrt()?;
+        if let Some(g) = &self.gamma {
+            scale = scale.mul(&g.value().cast(dtype)?)?;
+        }
+        let mut shift = mm.value().cast(dtype)?.mul(&scale)?.neg()?;
+        if let Some(b) = &self.beta {
+            shift = shift.add(&b.value().cast(dtype)?)?;
+        }
+        Ok(Some(Epilogue::affine(scale, shift)))
     }
     fn weights(&self) -> Vec<Variable> {
         [&self.gamma, &self.beta, &self.moving_mean, &self.moving_variance]

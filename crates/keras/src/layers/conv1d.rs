@@ -1,7 +1,7 @@
 //! `Conv1D`: 1-D convolution over `(batch, steps, channels)`.
 
 use super::conv_common::{conv_builders, weight_builders, BaseConv};
-use super::{base_config, config_name, field, unique_name, Layer, Shape};
+use super::{base_config, config_name, field, unique_name, Epilogue, Layer, Shape};
 use crate::Variable;
 use keras_tensor::{Result, Tensor};
 use serde_json::Value;
@@ -96,6 +96,9 @@ impl Layer for Conv1D {
     }
     fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
         self.base.call(&self.name, x)
+    }
+    fn call_fused(&self, x: &Tensor, epilogue: &Epilogue) -> Result<Option<Tensor>> {
+        self.base.call_fused(&self.name, x, epilogue)
     }
     fn weights(&self) -> Vec<Variable> {
         self.base.weights()

@@ -1,7 +1,7 @@
 //! `Conv2D`: 2-D convolution over `(batch, height, width, channels)`.
 
 use super::conv_common::{conv_builders, weight_builders, BaseConv};
-use super::{base_config, config_name, field, unique_name, Layer, Shape};
+use super::{base_config, config_name, field, unique_name, Epilogue, Layer, Shape};
 use crate::Variable;
 use keras_tensor::{Result, Tensor};
 use serde_json::Value;
@@ -98,6 +98,9 @@ impl Layer for Conv2D {
     }
     fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
         self.base.call(&self.name, x)
+    }
+    fn call_fused(&self, x: &Tensor, epilogue: &Epilogue) -> Result<Option<Tensor>> {
+        self.base.call_fused(&self.name, x, epilogue)
     }
     fn weights(&self) -> Vec<Variable> {
         self.base.weights()

@@ -4,7 +4,7 @@
 //! tail, and the builder methods common to `Conv1D`, `Conv2D`, `Conv2DTranspose`,
 //! `DepthwiseConv2D` and `SeparableConv2D`.
 
-use super::{field, fmt_shape, shape_error, Shape, WeightRules};
+use super::{field, fmt_shape, shape_error, Epilogue, Shape, WeightRules};
 use crate::activations::Activation;
 use crate::initializers::Initializer;
 use crate::regularizers::Regularizer;
@@ -365,6 +365,32 @@ impl<const N: usize> BaseConv<N> {
             x.conv2d(&k, &args)?
         };
         self.common.finish(y, self.bias.as_ref())
+    }
+
+    /// The convolution with `e` folded into its kernel and bias, for [`Layer::call_fused`]:
+    /// `None` when the layer has an activation of its own or an activity regularizer (its
+    /// output is then needed as it is), or when `x` is not of the kernel's dtype.
+    ///
+    /// [`Layer::call_fused`]: super::Layer::call_fused
+    pub fn call_fused(&self, layer: &str, x: &Tensor, e: &Epilogue) -> Result<Option<Tensor>> {
+        let (Some(k), Some(shape)) = (&self.kernel, &self.input_shape) else {
+            return Err(not_built(layer));
+        };
+        let k = k.value();
+        if self.common.activation != Activation::Linear
+            || self.common.activity_regularizer.is_some()
+            || x.dtype() != k.dtype()
+        {
+            return Ok(None);
+        }
+        super::check_input(layer, shape, x)?;
+        let args = self.common.conv_args(self.groups)?;
+        let (k, b) = e.fold(&k, self.bias.as_ref().map(Variable::value).as_ref())?;
+        Ok(Some(if N == 1 {
+            x.conv1d_bias_unary(&k, &args, &b, e.activation)?
+        } else {
+            x.conv2d_bias_unary(&k, &args, &b, e.activation)?
+        }))
     }
 
     /// Kernel then bias.

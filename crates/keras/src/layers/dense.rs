@@ -1,6 +1,6 @@
 //! `Dense`: `activation(x @ kernel + bias)` over the last axis.
 
-use super::{base_config, config_name, field, shape_error, unique_name, Layer, Shape, WeightRules};
+use super::{base_config, config_name, field, shape_error, unique_name, Epilogue, Layer, Shape, WeightRules};
 use crate::activations::Activation;
 use crate::constraints::Constraint;
 use crate::initializers::Initializer;
@@ -45,6 +45,28 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// The kernel, once the input `x` is checked against the built shape.
+    fn checked_kernel(&self, x: &Tensor) -> Result<Tensor> {
+        let (Some(k), Some(shape)) = (&self.kernel, &self.input_shape) else {
+            return Err(Error::InvalidArgument {
+                op: "call",
+                msg: format!("layer {:?} is not built", self.name),
+            });
+        };
+        let in_dim = shape[shape.len() - 1];
+        if x.rank() < 2 || x.shape().last().copied() != in_dim {
+            return Err(Error::InvalidArgument {
+                op: "call",
+                msg: format!(
+                    "layer {:?} was built for input shape {} but got a tensor of shape {:?}",
+                    self.name,
+                    super::fmt_shape(shape),
+                    x.shape()
+                ),
+            });
+        }
+        Ok(k.value())
+    }
     /// `units` outputs, linear activation, with bias, `glorot_uniform` kernel, zero bias.
     pub fn new(units: usize) -> Dense {
         Dense {
@@ -228,28 +250,22 @@ impl Layer for Dense {
         Ok(s)
     }
     fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
-        let (Some(k), Some(shape)) = (&self.kernel, &self.input_shape) else {
-            return Err(Error::InvalidArgument {
-                op: "call",
-                msg: format!("layer {:?} is not built", self.name),
-            });
-        };
-        let in_dim = shape[shape.len() - 1];
-        if x.rank() < 2 || x.shape().last().copied() != in_dim {
-            return Err(Error::InvalidArgument {
-                op: "call",
-                msg: format!(
-                    "layer {:?} was built for input shape {} but got a tensor of shape {:?}",
-                    self.name,
-                    super::fmt_shape(shape),
-                    x.shape()
-                ),
-            });
-        }
-        let y = x.matmul(&k.value())?;
+        let y = x.matmul(&self.checked_kernel(x)?)?;
         let y = super::bias_activation(y, self.bias.as_ref(), self.activation)?;
         super::activity_loss(self.activity_regularizer, &y)?;
         Ok(y)
+    }
+    fn call_fused(&self, x: &Tensor, epilogue: &Epilogue) -> Result<Option<Tensor>> {
+        let k = self.checked_kernel(x)?;
+        // Its own activation or activity loss needs the output as it is.
+        if self.activation != Activation::Linear
+            || self.activity_regularizer.is_some()
+            || x.dtype() != k.dtype()
+        {
+            return Ok(None);
+        }
+        let (k, b) = epilogue.fold(&k, self.bias.as_ref().map(Variable::value).as_ref())?;
+        Ok(Some(x.matmul(&k)?.bias_unary(&b, epilogue.activation)?))
     }
     fn weights(&self) -> Vec<Variable> {
         self.kernel.iter().chain(self.bias.iter()).cloned().collect()

@@ -23,6 +23,7 @@ mod dot;
 mod dropout;
 mod elu;
 mod embedding;
+mod epilogue;
 mod flatten;
 mod gaussian_noise;
 mod global_average_pooling1d;
@@ -90,6 +91,7 @@ pub use dot::Dot;
 pub use dropout::Dropout;
 pub use elu::ELU;
 pub use embedding::Embedding;
+pub use epilogue::Epilogue;
 pub use flatten::Flatten;
 pub use gaussian_noise::GaussianNoise;
 pub use global_average_pooling1d::GlobalAveragePooling1D;
@@ -135,7 +137,7 @@ pub use up_sampling2d::UpSampling2D;
 pub use zero_padding2d::ZeroPadding2D;
 
 use crate::Variable;
-use keras_tensor::{Error, Result, Tensor};
+use keras_tensor::{DType, Error, Result, Tensor};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -387,6 +389,51 @@ pub trait Layer: Send + Sync {
         };
         out.resize(ys.len(), None);
         Ok((ys, out))
+    }
+
+    /// Inference-time fusion: this layer's inference-mode output (`training == false`) as an
+    /// [`Epilogue`], `activation(x * scale + shift)` per channel of the last axis, for an
+    /// input of `dtype`; `None` (the default) when it is not such a map. Batch normalization
+    /// with channels-last statistics and the activation layers are; the model's executors
+    /// fold them into a preceding layer that can take them ([`Layer::call_fused`]).
+    ///
+    /// ```
+    /// use keras::layers::{Activation, Dense, Layer};
+    /// use keras_tensor::DType;
+    /// assert!(Activation::new("relu")?.inference_epilogue(DType::F32)?.is_some());
+    /// assert!(Dense::new(3).inference_epilogue(DType::F32)?.is_none());
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the map's tensors cannot be computed from the layer's weights.
+    fn inference_epilogue(&self, _dtype: DType) -> Result<Option<Epilogue>> {
+        Ok(None)
+    }
+
+    /// Inference-time fusion: `epilogue` applied to this layer's inference-mode output for
+    /// input `x`, computed in one pass, with an output of `x`'s dtype; `None` (the default)
+    /// when this layer cannot absorb it, and the caller then runs the layers one by one.
+    /// Conv1D, Conv2D and Dense with a linear activation and no activity regularizer fold it
+    /// into their kernel and bias.
+    ///
+    /// ```
+    /// use keras::layers::{Conv2D, Epilogue, Layer};
+    /// use keras_tensor::{op::UnaryOp, Tensor};
+    /// let mut conv = Conv2D::new(2, 3);
+    /// conv.build(&[None, Some(5), Some(5), Some(1)])?;
+    /// let x = Tensor::ones(&[1, 5, 5, 1], keras_tensor::DType::F32, &keras_tensor::Device::Cpu)?;
+    /// let e = Epilogue::activation(Some(UnaryOp::Relu));
+    /// let fused = conv.call_fused(&x, &e)?.expect("Conv2D absorbs a relu");
+    /// let apart = e.apply(&conv.call(&x, false)?)?;
+    /// assert_eq!(fused.shape(), apart.shape());
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Layer::call`], and when the epilogue does not have one value per output channel.
+    fn call_fused(&self, _x: &Tensor, _epilogue: &Epilogue) -> Result<Option<Tensor>> {
+        Ok(None)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `ReLU`: the rectified linear unit with optional cap, leak and threshold.
 
-use super::{base_config, config_name, field, unique_name, Layer, Shape};
-use keras_tensor::{Error, Result, Tensor};
+use super::{base_config, config_name, field, unique_name, Epilogue, Layer, Shape};
+use keras_tensor::op::UnaryOp;
+use keras_tensor::{DType, Error, Result, Tensor};
 use serde_json::{json, Value};
 
 /// The rectified linear unit, as `keras.layers.ReLU`:
@@ -147,6 +148,10 @@ impl Layer for ReLU {
     }
     fn call(&self, x: &Tensor, _training: bool) -> Result<Tensor> {
         relu(x, self.negative_slope, self.max_value, self.threshold)
+    }
+    fn inference_epilogue(&self, dtype: DType) -> Result<Option<Epilogue>> {
+        let plain = self.negative_slope == 0.0 && self.max_value.is_none() && self.threshold == 0.0;
+        Ok((plain && dtype.is_float()).then(|| Epilogue::activation(Some(UnaryOp::Relu))))
     }
     fn get_config(&self) -> Value {
         let mut m = base_config(&self.name, self.trainable);

@@ -552,6 +552,39 @@ impl Model {
         out
     }
 
+    /// For inference-time fusion: for each node, the node that is the only reader of its one
+    /// output, where that reader has no other input and the output is no model output.
+    fn sole_readers(&self) -> Vec<Option<usize>> {
+        let mut readers: HashMap<(usize, usize), (usize, usize)> = HashMap::new();
+        for (j, n) in self.nodes.iter().enumerate() {
+            for k in &n.inputs {
+                let r = readers.entry(k.value_key()).or_insert((0, j));
+                *r = (r.0 + 1, j);
+            }
+        }
+        for o in &self.outputs {
+            readers.entry(o.value_key()).or_insert((0, 0)).0 += 1;
+        }
+        self.nodes
+            .iter()
+            .map(|n| match readers.get(&(Arc::as_ptr(n) as usize, 0)) {
+                Some(&(1, j)) if n.n_outputs == 1 && self.nodes[j].inputs.len() == 1 => Some(j),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The (layer, its sole reader) name pairs of [`Model::sole_readers`].
+    #[cfg(test)]
+    pub(super) fn fusion_pairs(&self) -> Vec<(String, String)> {
+        let name = |i: usize| self.nodes[i].layer.name();
+        let sole = self.sole_readers();
+        sole.iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.map(|j| (name(i), name(j))))
+            .collect()
+    }
+
     /// Runs the graph on concrete tensors.
     fn run(&self, inputs: &[Tensor], training: bool) -> Result<Vec<Tensor>> {
         Ok(self.run_masked(inputs, &[], training)?.0)
@@ -622,7 +655,13 @@ impl Model {
                 value_masks.insert(k.value_key(), m.clone());
             }
         }
-        for n in &self.nodes {
+        // Inference: layers absorb the per-channel maps that only they feed (`fusion`).
+        let sole = if training { Vec::new() } else { self.sole_readers() };
+        let mut absorbed = vec![false; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            if absorbed[i] {
+                continue;
+            }
             let xs: Vec<Tensor> = n
                 .inputs
                 .iter()
@@ -638,6 +677,15 @@ impl Model {
                 .iter()
                 .map(|k| value_masks.get(&k.value_key()).cloned())
                 .collect();
+            if let ([x], [None], Some(&Some(_))) = (&xs[..], &ms[..], sole.get(i)) {
+                let chain: Vec<usize> = std::iter::successors(sole[i], |&j| sole[j]).take(4).collect();
+                let next: Vec<&LayerRef> = chain.iter().map(|&j| &self.nodes[j].layer).collect();
+                if let Some((used, y)) = super::fusion::fuse(&n.layer, x, &next)? {
+                    chain[..used].iter().for_each(|&j| absorbed[j] = true);
+                    values.insert((Arc::as_ptr(&self.nodes[chain[used - 1]]) as usize, 0), y);
+                    continue;
+                }
+            }
             let (ys, out_masks) = n.layer.read().call_multi_masked(&xs, &ms, training)?;
             let at = Arc::as_ptr(n) as usize;
             for (i, m) in out_masks.into_iter().enumerate() {

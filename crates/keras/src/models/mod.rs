@@ -50,6 +50,7 @@ macro_rules! saving_methods {
 pub(crate) use saving_methods;
 
 mod functional;
+mod fusion;
 mod sequential;
 mod summary;
 

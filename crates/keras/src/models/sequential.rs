@@ -236,7 +236,18 @@ impl Sequential {
         self.ensure_built(x)?;
         let mut h = x.clone();
         let mut mask = mask.cloned();
-        for l in &self.layers {
+        let mut i = 0;
+        while let Some(l) = self.layers.get(i) {
+            i += 1;
+            // Inference: a layer absorbs the per-channel maps after it (`fusion`).
+            if !training && mask.is_none() {
+                let next: Vec<&LayerRef> = self.layers[i..].iter().take(4).collect();
+                if let Some((used, y)) = super::fusion::fuse(l, &h, &next)? {
+                    h = y;
+                    i += used;
+                    continue;
+                }
+            }
             let l = l.read();
             let (mut ys, ms) =
                 l.call_multi_masked(std::slice::from_ref(&h), std::slice::from_ref(&mask), training)?;
