@@ -110,14 +110,21 @@ pub struct LstmForward<T> {
 /// backward passes flush the carried gradients and each step's gate gradients; this changes
 /// results by less than `f32::MIN_POSITIVE` (1.2e-38), as the flush-to-zero mode
 /// TensorFlow's CPU kernels run in.
-#[inline]
+#[inline(always)]
 fn flush_subnormals<T: Float>(v: &mut [T]) {
     let tiny = T::min_positive_value();
+    // A select rather than a conditional store, so that the loop vectorizes.
     for x in v {
-        if x.abs() < tiny {
-            *x = T::zero();
-        }
+        let a = *x;
+        *x = if a.abs() < tiny { T::zero() } else { a };
     }
+}
+
+/// The `cols x rows` transpose of a row-major `rows x cols` matrix, row-major.
+fn transposed<T: Copy>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    (0..cols)
+        .flat_map(|j| (0..rows).map(move |i| m[i * cols + j]))
+        .collect()
 }
 
 /// The rows of step `s` in a batch-major `(b, t, w)` buffer, as a `b x w` matrix.
@@ -410,7 +417,10 @@ pub fn lstm_backward<T: Float>(
         dh[r * u..][..u].copy_from_slice(&dy[(r * (t + 2) + t) * u..][..u]);
         dc[r * u..][..u].copy_from_slice(&dy[(r * (t + 2) + t + 1) * u..][..u]);
     }
-    let rk_t = MatRef::row_major(rk, u, w).t();
+    // rk^T laid out row-major once: each step's GEMM then packs it with contiguous copies
+    // rather than a strided gather (a sixth of the backward loop's time).
+    let rk_t_rows = transposed(rk, u, w);
+    let rk_t = MatRef::row_major(&rk_t_rows, w, u);
     let blocks = RowBlocks::of(b);
     // On a rayon worker, as in the forward.
     rayon::scope(|_| {
@@ -441,8 +451,10 @@ pub fn lstm_backward<T: Float>(
                     // d h_prev += dz_s @ rk^T (a masked row's dz is 0).
                     let dz = step_rows(dxk, s, n, t, w);
                     gemm(dz, rk_t, dh, one, true, blocks.parallel_gemm)?;
-                    flush_subnormals(dh);
-                    flush_subnormals(dc);
+                    vectorized(|| {
+                        flush_subnormals(dh);
+                        flush_subnormals(dc);
+                    });
                 }
                 Ok(())
             })
@@ -744,7 +756,8 @@ pub fn gru_backward<T: Float>(
     for r in 0..b {
         dh[r * u..][..u].copy_from_slice(&dy[(r * (t + 1) + t) * u..][..u]);
     }
-    let rk_t = MatRef::row_major(rk, u, w).t();
+    let rk_t_rows = transposed(rk, u, w);
+    let rk_t = MatRef::row_major(&rk_t_rows, w, u);
     let blocks = RowBlocks::of(b);
     // On a rayon worker, as in the LSTM.
     rayon::scope(|_| {
@@ -777,7 +790,7 @@ pub fn gru_backward<T: Float>(
                     // d h_prev += dm_s @ rk^T (a masked row's dm is 0).
                     let dm_s = step_rows(dm, s, n, t, w);
                     gemm(dm_s, rk_t, dh, one, true, blocks.parallel_gemm)?;
-                    flush_subnormals(dh);
+                    vectorized(|| flush_subnormals(dh));
                 }
                 Ok(())
             })
