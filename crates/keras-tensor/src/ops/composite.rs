@@ -236,20 +236,45 @@ impl Tensor {
         beta: Option<&Tensor>,
         epsilon: f64,
     ) -> Result<Tensor> {
-        let mut scale = var.add_scalar(epsilon)?.rsqrt()?;
-        if let Some(g) = gamma {
-            scale = scale.mul(g)?;
-        }
-        // x * scale + (beta - mean * scale): the statistics are per channel, so only the
-        // last step touches the full-size tensor, in one pass for channels-last statistics.
-        let mut shift = mean.mul(&scale)?.neg()?;
-        if let Some(b) = beta {
-            shift = shift.add(b)?;
-        }
+        // x * scale + shift: the statistics are per channel, so only the last step touches the
+        // full-size tensor, in one pass for channels-last statistics.
+        let (scale, shift) = Tensor::batch_norm_scale_shift(mean, var, gamma, beta, epsilon)?;
         if let Some(y) = super::norm::channel_affine(self, &scale, &shift)? {
             return Ok(y);
         }
         self.mul(&scale)?.add(&shift)
+    }
+
+    /// The per-channel map that [`Tensor::batch_norm_inference`] applies, `x * scale + shift`:
+    /// `scale = gamma / sqrt(var + eps)` and `shift = beta - mean * scale` (a missing `gamma`
+    /// is 1, a missing `beta` 0). Layers fold it into a preceding kernel.
+    ///
+    /// ```
+    /// use keras_tensor::Tensor;
+    /// let (mean, var) = (Tensor::new(&[1.0f32], &[1])?, Tensor::new(&[4.0f32], &[1])?);
+    /// let (scale, shift) = Tensor::batch_norm_scale_shift(&mean, &var, None, None, 0.0)?;
+    /// assert_eq!((scale.to_vec::<f32>()?, shift.to_vec::<f32>()?), (vec![0.5], vec![-0.5]));
+    /// # Ok::<(), keras_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When shapes do not broadcast.
+    pub fn batch_norm_scale_shift(
+        mean: &Tensor,
+        var: &Tensor,
+        gamma: Option<&Tensor>,
+        beta: Option<&Tensor>,
+        epsilon: f64,
+    ) -> Result<(Tensor, Tensor)> {
+        let mut scale = var.add_scalar(epsilon)?.rsqrt()?;
+        if let Some(g) = gamma {
+            scale = scale.mul(g)?;
+        }
+        let mut shift = mean.mul(&scale)?.neg()?;
+        if let Some(b) = beta {
+            shift = shift.add(b)?;
+        }
+        Ok((scale, shift))
     }
 }
 

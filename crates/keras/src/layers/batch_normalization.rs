@@ -418,15 +418,19 @@ impl Layer for BatchNormalization {
         if !matches!(dtype, DType::F32 | DType::F64) || self.channel_axis(built)? + 1 != built.len() {
             return Ok(None);
         }
-        // The scale and shift of `Tensor::batch_norm_inference`, from the moving statistics.
-        let mut scale = mv.value().cast(dtype)?.add_scalar(self.epsilon)?.rsqrt()?;
-        if let Some(g) = &self.gamma {
-            scale = scale.mul(&g.value().cast(dtype)?)?;
-        }
-        let mut shift = mm.value().cast(dtype)?.mul(&scale)?.neg()?;
-        if let Some(b) = &self.beta {
-            shift = shift.add(&b.value().cast(dtype)?)?;
-        }
+        // What `call` normalizes with in inference, as `x * scale + shift`.
+        let cast = |v: &Variable| v.value().cast(dtype);
+        let (gamma, beta) = (
+            self.gamma.as_ref().map(cast).transpose()?,
+            self.beta.as_ref().map(cast).transpose()?,
+        );
+        let (scale, shift) = Tensor::batch_norm_scale_shift(
+            &cast(mm)?,
+            &cast(mv)?,
+            gamma.as_ref(),
+            beta.as_ref(),
+            self.epsilon,
+        )?;
         Ok(Some(Epilogue::affine(scale, shift)))
     }
     fn weights(&self) -> Vec<Variable> {

@@ -9,6 +9,7 @@ use crate::activations::Activation;
 use crate::initializers::Initializer;
 use crate::regularizers::Regularizer;
 use crate::Variable;
+use keras_tensor::op::UnaryOp;
 use keras_tensor::{ConvArgs, DType, Error, Padding, Result, Tensor};
 use serde_json::{json, Value};
 
@@ -342,22 +343,39 @@ impl<const N: usize> BaseConv<N> {
         Ok(())
     }
 
-    /// The convolution, bias, activation and activity loss.
-    pub fn call(&self, layer: &str, x: &Tensor) -> Result<Tensor> {
+    /// The kernel and the convolution's arguments, once `x` is checked against the built
+    /// shape.
+    fn checked(&self, layer: &str, x: &Tensor) -> Result<(Tensor, ConvArgs)> {
         let (Some(k), Some(shape)) = (&self.kernel, &self.input_shape) else {
             return Err(not_built(layer));
         };
         super::check_input(layer, shape, x)?;
-        let args = self.common.conv_args(self.groups)?;
-        let k = k.value();
+        Ok((k.value(), self.common.conv_args(self.groups)?))
+    }
+
+    /// `op(conv(x, k) + b)` with the bias and activation on the output tiles.
+    fn conv_bias_unary(
+        x: &Tensor,
+        k: &Tensor,
+        args: &ConvArgs,
+        b: &Tensor,
+        op: Option<UnaryOp>,
+    ) -> Result<Tensor> {
+        if N == 1 {
+            x.conv1d_bias_unary(k, args, b, op)
+        } else {
+            x.conv2d_bias_unary(k, args, b, op)
+        }
+    }
+
+    /// The convolution, bias, activation and activity loss.
+    pub fn call(&self, layer: &str, x: &Tensor) -> Result<Tensor> {
+        let (k, args) = self.checked(layer, x)?;
         // A bias and an activation that fuse ride on the convolution's output tiles.
         if let (Some(b), Some(op)) = (&self.bias, super::fused_activation(self.common.activation)) {
-            let y = if N == 1 {
-                x.conv1d_bias_unary(&k, &args, &b.value(), op)?
-            } else {
-                x.conv2d_bias_unary(&k, &args, &b.value(), op)?
-            };
-            return self.common.activity(y);
+            return self
+                .common
+                .activity(Self::conv_bias_unary(x, &k, &args, &b.value(), op)?);
         }
         let y = if N == 1 {
             x.conv1d(&k, &args)?
@@ -367,30 +385,19 @@ impl<const N: usize> BaseConv<N> {
         self.common.finish(y, self.bias.as_ref())
     }
 
-    /// The convolution with `e` folded into its kernel and bias, for [`Layer::call_fused`]:
-    /// `None` when the layer has an activation of its own or an activity regularizer (its
-    /// output is then needed as it is), or when `x` is not of the kernel's dtype.
+    /// The convolution with `e` folded into its kernel and bias, for [`Layer::call_fused`]
+    /// (`None` where [`super::fold_epilogue`] declines).
     ///
     /// [`Layer::call_fused`]: super::Layer::call_fused
     pub fn call_fused(&self, layer: &str, x: &Tensor, e: &Epilogue) -> Result<Option<Tensor>> {
-        let (Some(k), Some(shape)) = (&self.kernel, &self.input_shape) else {
-            return Err(not_built(layer));
-        };
-        let k = k.value();
-        if self.common.activation != Activation::Linear
-            || self.common.activity_regularizer.is_some()
-            || x.dtype() != k.dtype()
-        {
+        let (k, args) = self.checked(layer, x)?;
+        let c = &self.common;
+        let Some((k, b)) =
+            super::fold_epilogue(e, c.activation, c.activity_regularizer, x, &k, self.bias.as_ref())?
+        else {
             return Ok(None);
-        }
-        super::check_input(layer, shape, x)?;
-        let args = self.common.conv_args(self.groups)?;
-        let (k, b) = e.fold(&k, self.bias.as_ref().map(Variable::value).as_ref())?;
-        Ok(Some(if N == 1 {
-            x.conv1d_bias_unary(&k, &args, &b, e.activation)?
-        } else {
-            x.conv2d_bias_unary(&k, &args, &b, e.activation)?
-        }))
+        };
+        Self::conv_bias_unary(x, &k, &args, &b, e.activation).map(Some)
     }
 
     /// Kernel then bias.

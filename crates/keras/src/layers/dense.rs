@@ -257,14 +257,17 @@ impl Layer for Dense {
     }
     fn call_fused(&self, x: &Tensor, epilogue: &Epilogue) -> Result<Option<Tensor>> {
         let k = self.checked_kernel(x)?;
-        // Its own activation or activity loss needs the output as it is.
-        if self.activation != Activation::Linear
-            || self.activity_regularizer.is_some()
-            || x.dtype() != k.dtype()
-        {
+        let folded = super::fold_epilogue(
+            epilogue,
+            self.activation,
+            self.activity_regularizer,
+            x,
+            &k,
+            self.bias.as_ref(),
+        )?;
+        let Some((k, b)) = folded else {
             return Ok(None);
-        }
-        let (k, b) = epilogue.fold(&k, self.bias.as_ref().map(Variable::value).as_ref())?;
+        };
         Ok(Some(x.matmul(&k)?.bias_unary(&b, epilogue.activation)?))
     }
     fn weights(&self) -> Vec<Variable> {

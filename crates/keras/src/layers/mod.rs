@@ -775,6 +775,29 @@ pub(crate) fn fused_activation(
     }
 }
 
+/// For [`Layer::call_fused`] of a layer computing `activation(x · kernel + bias)`: the kernel
+/// and bias with `epilogue` folded in, or `None` when the layer cannot absorb it (an
+/// activation of its own or an activity regularizer needs its output as it is; an input not
+/// of the kernel's dtype would give another output dtype).
+pub(crate) fn fold_epilogue(
+    epilogue: &Epilogue,
+    activation: crate::activations::Activation,
+    activity_regularizer: Option<crate::regularizers::Regularizer>,
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: Option<&Variable>,
+) -> Result<Option<(Tensor, Tensor)>> {
+    if activation != crate::activations::Activation::Linear
+        || activity_regularizer.is_some()
+        || x.dtype() != kernel.dtype()
+    {
+        return Ok(None);
+    }
+    epilogue
+        .fold(kernel, bias.map(Variable::value).as_ref())
+        .map(Some)
+}
+
 /// `activation(y + bias)`, the tail of Dense and the convolutions.
 pub(crate) fn bias_activation(
     y: Tensor,
